@@ -28,4 +28,12 @@ type Reader interface {
 	Object(ctx context.Context, key ObjectKey) (o Object, ok bool, err error)
 	// LimitRanges returns the openshift.io/Image limits of a namespace.
 	LimitRanges(ctx context.Context, namespace string) ([]LimitRange, error)
+	// StreamItemsOfImage returns the status items naming image (the reverse of the tag
+	// histories): in any stream when repo is "", else only in stream repo ("ns/name").
+	// Stage 2 keeps an image while any remaining item holds it.
+	StreamItemsOfImage(ctx context.Context, repo, image string) ([]StreamItem, error)
+	// BlobCount returns how many images use blob as a layer or config: globally when repo is
+	// "", else among the distinct images held by stream repo's status items. A blob is deleted
+	// when its global count reaches zero, its layer link in repo when the count there does.
+	BlobCount(ctx context.Context, repo, blob string) (int, error)
 }

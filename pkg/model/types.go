@@ -112,7 +112,11 @@ type Blob struct {
 
 // Image is what the policy needs of an image.openshift.io Image.
 type Image struct {
-	Digest               string    `json:"digest"`
+	Digest string `json:"digest"`
+	// Name is the Image object's name. OpenShift names every Image by its digest; an API
+	// server that serves images from a CRD (the test environment) cannot hold ':' in a name
+	// and names it "sha256.HEX" instead, so deletes must use Name, never Digest.
+	Name                 string    `json:"name,omitempty"`
 	Created              time.Time `json:"created"`
 	Managed              bool      `json:"managed"`
 	DockerImageReference string    `json:"dockerImageReference,omitempty"`
@@ -133,6 +137,14 @@ type TagItem struct {
 	Created              time.Time `json:"created"`
 	DockerImageReference string    `json:"dockerImageReference,omitempty"`
 	Generation           int64     `json:"generation,omitempty"`
+}
+
+// StreamItem locates one status item of an image stream: item Position (0 = newest) of the
+// history of Tag in stream Repo ("NAMESPACE/NAME").
+type StreamItem struct {
+	Repo     string `json:"repo"`
+	Tag      string `json:"tag"`
+	Position int    `json:"position"`
 }
 
 // Tag is one status tag of an image stream.
