@@ -1,0 +1,183 @@
+package index
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/pruneguard/pruneguard/pkg/model"
+)
+
+// PutPending records the references of an object being admitted, before any watch has seen
+// it. It replaces an earlier pending record of the same key (keeping its Since) and moves the
+// expiry to expires. Lookups return these references with Pending=true next to the confirmed
+// ones, so an image is protected from the moment its first referrer is admitted.
+func PutPending(o model.Object, expires time.Time) Op {
+	return putPending{obj: o, expires: expires}
+}
+
+// Confirm makes the pending record of o.Key confirmed: o becomes the confirmed state (as with
+// PutObject) and the pending record is removed whatever references it held. The tracker uses it
+// when a watch delivers the very object that was admitted.
+func Confirm(o model.Object) Op { return confirm{obj: o} }
+
+// DeletePending removes the pending record of key, if any (the admission was denied later).
+func DeletePending(key model.ObjectKey) Op { return deletePending{key: key} }
+
+type putPending struct {
+	obj     model.Object
+	expires time.Time
+}
+
+func (op putPending) String() string { return "put pending object " + op.obj.Key.String() }
+
+func (op putPending) apply(w *writer) error {
+	if err := validateObject(op.obj); err != nil {
+		return err
+	}
+	old, had, err := w.loadObject(pendingKey(op.obj.Key), op.obj.Key)
+	if err != nil {
+		return err
+	}
+	next := storedObject{Object: op.obj, Since: w.now, Expires: op.expires}
+	if had {
+		next.Since = old.Since
+		if err := w.del(expiryKey(expiryNanos(old.Expires), old.Key)); err != nil {
+			return err
+		}
+	}
+	if err := w.set(expiryKey(expiryNanos(op.expires), op.obj.Key), nil); err != nil {
+		return err
+	}
+	return w.writeObject(statePending, old.Object, had, next)
+}
+
+type confirm struct{ obj model.Object }
+
+func (op confirm) String() string { return "confirm object " + op.obj.Key.String() }
+
+func (op confirm) apply(w *writer) error {
+	pending, had, err := w.loadObject(pendingKey(op.obj.Key), op.obj.Key)
+	if err != nil {
+		return err
+	}
+	if had {
+		if err := (putObject{obj: op.obj}).apply(w); err != nil {
+			return err
+		}
+		// putObject may have removed it already when the references matched.
+		if _, still, err := w.get(pendingKey(op.obj.Key)); err != nil || !still {
+			return err
+		}
+		return w.removePending(pending)
+	}
+	return putObject{obj: op.obj}.apply(w)
+}
+
+type deletePending struct{ key model.ObjectKey }
+
+func (op deletePending) String() string { return "delete pending object " + op.key.String() }
+
+func (op deletePending) apply(w *writer) error {
+	old, had, err := w.loadObject(pendingKey(op.key), op.key)
+	if err != nil || !had {
+		return err
+	}
+	return w.removePending(old)
+}
+
+// removePending deletes a pending record with its expiry and reverse entries.
+func (w *writer) removePending(p storedObject) error {
+	if err := w.replaceEntries(refEntries(statePending, p.Object), nil); err != nil {
+		return err
+	}
+	if err := w.del(expiryKey(expiryNanos(p.Expires), p.Key)); err != nil {
+		return err
+	}
+	return w.del(pendingKey(p.Key))
+}
+
+// expiryNanos orders expiry times in keys; times before 1970 sort first.
+func expiryNanos(t time.Time) uint64 {
+	if t.IsZero() || t.UnixNano() < 0 {
+		return 0
+	}
+	return uint64(t.UnixNano())
+}
+
+// expireBatch bounds the pending records removed per transaction by ExpirePending.
+const expireBatch = 1000
+
+// ExpirePending removes the pending records whose expiry is at or before now (objects that
+// were admitted and never appeared in a watch, e.g. because a later admission plugin denied
+// them) and returns how many it removed.
+func (ix *Index) ExpirePending(ctx context.Context, now time.Time) (int, error) {
+	total := 0
+	for {
+		var ops []Op
+		err := ix.db.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixExpiry}})
+			defer it.Close()
+			for it.Rewind(); it.Valid() && len(ops) < expireBatch; it.Next() {
+				p, err := parseKey(it.Item().Key())
+				if err != nil {
+					return err
+				}
+				if p.At > expiryNanos(now) {
+					break
+				}
+				ops = append(ops, expirePending{key: p.Object, at: p.At})
+			}
+			return nil
+		})
+		if err == nil && len(ops) > 0 {
+			err = ix.Apply(ctx, ops...)
+		}
+		if err != nil {
+			return total, fmt.Errorf("failed to expire pending references: %w", err)
+		}
+		total += len(ops)
+		if len(ops) < expireBatch {
+			ix.log.V(1).Info("expired pending references", "count", total, "until", now)
+			return total, nil
+		}
+	}
+}
+
+// expirePending removes a pending record only if it still has the expiry that was found, so a
+// record re-announced in between survives.
+type expirePending struct {
+	key model.ObjectKey
+	at  uint64
+}
+
+func (op expirePending) String() string { return "expire pending object " + op.key.String() }
+
+func (op expirePending) apply(w *writer) error {
+	old, had, err := w.loadObject(pendingKey(op.key), op.key)
+	if err != nil {
+		return err
+	}
+	if !had || expiryNanos(old.Expires) != op.at {
+		// Stale expiry entry of a record that was re-announced or removed.
+		return w.del(expiryKey(op.at, op.key))
+	}
+	return w.removePending(old)
+}
+
+// PendingObject is a pending record: the admitted object, when it was first recorded and
+// when it expires.
+type PendingObject struct {
+	Object  model.Object
+	Since   time.Time
+	Expires time.Time
+}
+
+// PendingObjects calls fn for every pending record, in key order.
+func (ix *Index) PendingObjects(ctx context.Context, fn func(PendingObject) error) error {
+	return ix.eachObject(ctx, prefixPending, func(o storedObject) error {
+		return fn(PendingObject{Object: o.Object, Since: o.Since, Expires: o.Expires})
+	})
+}

@@ -1,0 +1,252 @@
+package index
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/pruneguard/pruneguard/pkg/model"
+)
+
+// Values of record keys (o, p, i, s, l) and counters (c, r). The encoding is positional and
+// compact: u32 big-endian length before each string, i64 unix nanoseconds for times (zeroTime
+// for the zero time), one byte per bool, u32 counts before lists. A change of any record's
+// layout is a change of SchemaVersion.
+
+// zeroTime stands for time.Time{}, which has no unix-nanosecond representation.
+const zeroTime = math.MinInt64
+
+// storedObject is a referrer as recorded: the model object plus when the index first saw it
+// and, for pending records, when they expire.
+type storedObject struct {
+	model.Object
+	Since   time.Time
+	Expires time.Time
+}
+
+type recordWriter []byte
+
+func (w recordWriter) u8(v byte) recordWriter { return append(w, v) }
+
+func (w recordWriter) u32(v uint32) recordWriter { return binary.BigEndian.AppendUint32(w, v) }
+
+func (w recordWriter) i64(v int64) recordWriter {
+	return binary.BigEndian.AppendUint64(w, uint64(v))
+}
+
+func (w recordWriter) str(s string) recordWriter { return append(w.u32(uint32(len(s))), s...) }
+
+func (w recordWriter) bool(v bool) recordWriter {
+	if v {
+		return w.u8(1)
+	}
+	return w.u8(0)
+}
+
+func (w recordWriter) time(t time.Time) recordWriter {
+	if t.IsZero() {
+		return w.i64(zeroTime)
+	}
+	return w.i64(t.UnixNano())
+}
+
+type recordReader struct {
+	b   []byte
+	bad bool
+}
+
+func (r *recordReader) take(n int) []byte {
+	if r.bad || n < 0 || len(r.b) < n {
+		r.bad = true
+		return nil
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *recordReader) u8() byte {
+	if b := r.take(1); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (r *recordReader) u32() uint32 {
+	if b := r.take(4); b != nil {
+		return binary.BigEndian.Uint32(b)
+	}
+	return 0
+}
+
+func (r *recordReader) i64() int64 {
+	if b := r.take(8); b != nil {
+		return int64(binary.BigEndian.Uint64(b))
+	}
+	return 0
+}
+
+func (r *recordReader) str() string { return string(r.take(int(r.u32()))) }
+
+func (r *recordReader) bool() bool {
+	v := r.u8()
+	if v > 1 {
+		r.bad = true
+	}
+	return v == 1
+}
+
+func (r *recordReader) time() time.Time {
+	n := r.i64()
+	if n == zeroTime {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// count reads a list length and rejects lengths that cannot fit in the rest of the value,
+// so a corrupt value cannot make the decoder allocate without bound.
+func (r *recordReader) count(minItemSize int) int {
+	n := int(r.u32())
+	if n*minItemSize > len(r.b) {
+		r.bad = true
+		return 0
+	}
+	return n
+}
+
+func (r *recordReader) done(what string) error {
+	if r.bad || len(r.b) != 0 {
+		return fmt.Errorf("corrupt %s record", what)
+	}
+	return nil
+}
+
+func encodeObject(o storedObject) []byte {
+	w := recordWriter(make([]byte, 0, 64+len(o.Refs)*96))
+	w = w.time(o.Since).time(o.Expires).str(o.UID).str(o.ResourceVersion).time(o.Created).str(o.Phase)
+	w = w.u32(uint32(len(o.Refs)))
+	for _, ref := range o.Refs {
+		w = w.str(ref.FieldPath).str(ref.Container).str(string(ref.Kind)).str(ref.Raw)
+		w = w.str(ref.Repo).str(ref.Tag).str(ref.Digest).str(ref.Invalid).bool(ref.Extra)
+	}
+	return w
+}
+
+// minRefSize is the encoded size of a Ref whose strings are all empty.
+const minRefSize = 8*4 + 1
+
+func decodeObject(key model.ObjectKey, b []byte) (storedObject, error) {
+	r := &recordReader{b: b}
+	o := storedObject{Object: model.Object{Key: key}}
+	o.Since, o.Expires, o.UID, o.ResourceVersion = r.time(), r.time(), r.str(), r.str()
+	o.Created, o.Phase = r.time(), r.str()
+	if n := r.count(minRefSize); n > 0 {
+		o.Refs = make([]model.Ref, n)
+		for i := range o.Refs {
+			ref := &o.Refs[i]
+			ref.FieldPath, ref.Container, ref.Kind = r.str(), r.str(), model.RefKind(r.str())
+			ref.Raw, ref.Repo, ref.Tag, ref.Digest = r.str(), r.str(), r.str(), r.str()
+			ref.Invalid, ref.Extra = r.str(), r.bool()
+		}
+	}
+	if err := r.done("object " + key.String()); err != nil {
+		return storedObject{}, err
+	}
+	return o, nil
+}
+
+func encodeImage(img model.Image) []byte {
+	w := recordWriter(make([]byte, 0, 128+len(img.Layers)*100))
+	w = w.time(img.Created).bool(img.Managed).str(img.DockerImageReference)
+	w = w.str(img.ManifestMediaType).i64(img.Size).u32(uint32(len(img.Layers)))
+	for _, l := range img.Layers {
+		w = w.str(l.Digest).i64(l.Size).str(l.MediaType)
+	}
+	w = w.str(img.Config).u32(uint32(len(img.Children)))
+	for _, c := range img.Children {
+		w = w.str(c)
+	}
+	return w
+}
+
+func decodeImage(digest string, b []byte) (model.Image, error) {
+	r := &recordReader{b: b}
+	img := model.Image{Digest: digest}
+	img.Created, img.Managed, img.DockerImageReference = r.time(), r.bool(), r.str()
+	img.ManifestMediaType, img.Size = r.str(), r.i64()
+	if n := r.count(16); n > 0 {
+		img.Layers = make([]model.Blob, n)
+		for i := range img.Layers {
+			img.Layers[i] = model.Blob{Digest: r.str(), Size: r.i64(), MediaType: r.str()}
+		}
+	}
+	img.Config = r.str()
+	if n := r.count(4); n > 0 {
+		img.Children = make([]string, n)
+		for i := range img.Children {
+			img.Children[i] = r.str()
+		}
+	}
+	if err := r.done("image " + digest); err != nil {
+		return model.Image{}, err
+	}
+	return img, nil
+}
+
+func encodeStream(s model.Stream) []byte {
+	w := recordWriter(make([]byte, 0, 64))
+	w = w.time(s.Created).str(s.ResourceVersion).u32(uint32(len(s.Tags)))
+	for _, t := range s.Tags {
+		w = w.str(t.Name).u32(uint32(len(t.Items)))
+		for _, it := range t.Items {
+			w = w.str(it.Image).time(it.Created).str(it.DockerImageReference).i64(it.Generation)
+		}
+	}
+	return w
+}
+
+func decodeStream(ns, name string, b []byte) (model.Stream, error) {
+	r := &recordReader{b: b}
+	s := model.Stream{Namespace: ns, Name: name}
+	s.Created, s.ResourceVersion = r.time(), r.str()
+	if n := r.count(8); n > 0 {
+		s.Tags = make([]model.Tag, n)
+		for i := range s.Tags {
+			t := &s.Tags[i]
+			t.Name = r.str()
+			if m := r.count(24); m > 0 {
+				t.Items = make([]model.TagItem, m)
+				for j := range t.Items {
+					t.Items[j] = model.TagItem{Image: r.str(), Created: r.time(),
+						DockerImageReference: r.str(), Generation: r.i64()}
+				}
+			}
+		}
+	}
+	if err := r.done("image stream " + ns + "/" + name); err != nil {
+		return model.Stream{}, err
+	}
+	return s, nil
+}
+
+func encodeLimitRange(l model.LimitRange) []byte { return recordWriter(nil).i64(l.MaxImageSize) }
+
+func decodeLimitRange(ns, name string, b []byte) (model.LimitRange, error) {
+	r := &recordReader{b: b}
+	l := model.LimitRange{Namespace: ns, Name: name, MaxImageSize: r.i64()}
+	if err := r.done("limit range " + ns + "/" + name); err != nil {
+		return model.LimitRange{}, err
+	}
+	return l, nil
+}
+
+func encodeCount(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+func decodeCount(b []byte) (uint64, error) {
+	if len(b) != countValueLength {
+		return 0, fmt.Errorf("corrupt counter value of %d bytes", len(b))
+	}
+	return binary.BigEndian.Uint64(b), nil
+}

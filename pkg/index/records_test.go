@@ -1,0 +1,134 @@
+package index
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/pruneguard/pruneguard/pkg/model"
+)
+
+var t0 = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+
+func sampleObject() storedObject {
+	return storedObject{
+		Object: model.Object{Key: pod, UID: "u-1", ResourceVersion: "42", Created: t0, Phase: "Running",
+			Refs: []model.Ref{
+				{FieldPath: "spec.containers[app].image", Container: "app", Kind: model.RefDockerImage,
+					Raw: "reg/ns/is@" + digestOf("a"), Repo: "ns/is", Digest: digestOf("a")},
+				{FieldPath: "spec.initContainers[x].image", Kind: model.RefDockerImage, Raw: "Bad Ref",
+					Invalid: "invalid reference format"},
+				{FieldPath: "spec.ephemeralContainers[d].image", Raw: "reg/ns/is:v1", Repo: "ns/is", Tag: "v1", Extra: true},
+			}},
+		Since:   t0.Add(time.Minute),
+		Expires: t0.Add(time.Hour),
+	}
+}
+
+func sampleImage() model.Image {
+	return model.Image{Digest: digestOf("img"), Created: t0, Managed: true,
+		DockerImageReference: "reg/ns/is@" + digestOf("img"), ManifestMediaType: "application/vnd.oci.image.manifest.v1+json",
+		Size: 1234, Layers: []model.Blob{{Digest: digestOf("l1"), Size: 10, MediaType: "m"}, {Digest: digestOf("l2"), Size: 20}},
+		Config: digestOf("cfg"), Children: []string{digestOf("c1"), digestOf("c2")}}
+}
+
+func sampleStream() model.Stream {
+	return model.Stream{Namespace: "ns", Name: "is", Created: t0, ResourceVersion: "7", Tags: []model.Tag{
+		{Name: "latest", Items: []model.TagItem{{Image: digestOf("a"), Created: t0, DockerImageReference: "r", Generation: 3},
+			{Image: digestOf("b"), Created: t0.Add(-time.Hour)}}},
+		{Name: "empty"},
+	}}
+}
+
+func TestRecordsRoundTrip(t *testing.T) {
+	t.Run("an object record keeps every field", func(t *testing.T) {
+		want := sampleObject()
+		got, err := decodeObject(want.Key, encodeObject(want))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("got %+v, %v; want %+v", got, err, want)
+		}
+	})
+	t.Run("an object without refs or times decodes with nil refs and zero times", func(t *testing.T) {
+		want := storedObject{Object: model.Object{Key: pod}}
+		got, err := decodeObject(pod, encodeObject(want))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("got %+v, %v; want %+v", got, err, want)
+		}
+	})
+	t.Run("an image record keeps every field", func(t *testing.T) {
+		want := sampleImage()
+		got, err := decodeImage(want.Digest, encodeImage(want))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("got %+v, %v; want %+v", got, err, want)
+		}
+	})
+	t.Run("a stream record keeps tags, items and empty tags", func(t *testing.T) {
+		want := sampleStream()
+		got, err := decodeStream("ns", "is", encodeStream(want))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("got %+v, %v; want %+v", got, err, want)
+		}
+	})
+	t.Run("a limit range keeps its size", func(t *testing.T) {
+		want := model.LimitRange{Namespace: "ns", Name: "lr", MaxImageSize: 1 << 30}
+		got, err := decodeLimitRange("ns", "lr", encodeLimitRange(want))
+		if err != nil || got != want {
+			t.Fatalf("got %+v, %v", got, err)
+		}
+	})
+	t.Run("times in another zone come back as the same instant", func(t *testing.T) {
+		local := t0.In(time.FixedZone("x", 3600))
+		o := storedObject{Object: model.Object{Key: pod, Created: local}}
+		got, _ := decodeObject(pod, encodeObject(o))
+		if !got.Created.Equal(local) {
+			t.Fatalf("created %v, want %v", got.Created, local)
+		}
+	})
+}
+
+func TestRecordsRejectCorruptValues(t *testing.T) {
+	obj := encodeObject(sampleObject())
+	img := encodeImage(sampleImage())
+	tests := []struct {
+		behaviour string
+		decode    func() error
+	}{
+		{"a truncated object is an error", func() error { _, err := decodeObject(pod, obj[:len(obj)-1]); return err }},
+		{"an object with trailing bytes is an error", func() error { _, err := decodeObject(pod, append(obj, 0)); return err }},
+		{"a huge ref count is an error, not an allocation", func() error {
+			b := append(encodeObject(storedObject{}), 0)[:0]
+			b = recordWriter(b).time(time.Time{}).time(time.Time{}).str("").str("").time(time.Time{}).str("").u32(1 << 31)
+			_, err := decodeObject(pod, b)
+			return err
+		}},
+		{"a truncated image is an error", func() error { _, err := decodeImage("d", img[:10]); return err }},
+		{"an empty stream value is an error", func() error { _, err := decodeStream("a", "b", nil); return err }},
+		{"a short counter is an error", func() error { _, err := decodeCount([]byte{1}); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.behaviour, func(t *testing.T) {
+			if tt.decode() == nil {
+				t.Fatal("decoded without error")
+			}
+		})
+	}
+}
+
+// FuzzDecodeRecords: decoding arbitrary bytes as any record never panics, and what decodes
+// re-encodes to the same bytes.
+func FuzzDecodeRecords(f *testing.F) {
+	f.Add(encodeObject(sampleObject()))
+	f.Add(encodeImage(sampleImage()))
+	f.Add(encodeStream(sampleStream()))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if o, err := decodeObject(pod, b); err == nil && string(encodeObject(o)) != string(b) {
+			t.Errorf("object re-encodes differently")
+		}
+		if img, err := decodeImage("d", b); err == nil && string(encodeImage(img)) != string(b) {
+			t.Errorf("image re-encodes differently")
+		}
+		if s, err := decodeStream("a", "b", b); err == nil && string(encodeStream(s)) != string(b) {
+			t.Errorf("stream re-encodes differently")
+		}
+	})
+}

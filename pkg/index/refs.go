@@ -1,0 +1,292 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/pruneguard/pruneguard/pkg/model"
+)
+
+// PutObject replaces the confirmed state of a referrer (a watch event or a full list): its
+// record and reverse entries become exactly o's, in one transaction. Since is kept from the
+// previous confirmed or pending record of the same key. A pending record of the same key is
+// removed when o carries every reference it announced (the watch has caught up with the
+// admission); otherwise it stays until it is confirmed or expires, because an older watch
+// event must not cancel a newer admission.
+func PutObject(o model.Object) Op { return putObject{obj: o} }
+
+// DeleteObject removes the confirmed state of a referrer. A pending record of the same key
+// stays: it may announce a re-creation under the same name.
+func DeleteObject(key model.ObjectKey) Op { return deleteObject{key: key} }
+
+type putObject struct{ obj model.Object }
+
+func (op putObject) String() string { return "put object " + op.obj.Key.String() }
+
+func (op putObject) apply(w *writer) error {
+	if err := validateObject(op.obj); err != nil {
+		return err
+	}
+	old, had, err := w.loadObject(objectKey(op.obj.Key), op.obj.Key)
+	if err != nil {
+		return err
+	}
+	pending, hasPending, err := w.loadObject(pendingKey(op.obj.Key), op.obj.Key)
+	if err != nil {
+		return err
+	}
+	next := storedObject{Object: op.obj, Since: w.now}
+	switch {
+	case had:
+		next.Since = old.Since
+	case hasPending:
+		next.Since = pending.Since
+	}
+	if hasPending && coversRefs(op.obj.Refs, pending.Refs) {
+		if err := w.removePending(pending); err != nil {
+			return err
+		}
+	}
+	return w.writeObject(stateConfirmed, old.Object, had, next)
+}
+
+type deleteObject struct{ key model.ObjectKey }
+
+func (op deleteObject) String() string { return "delete object " + op.key.String() }
+
+func (op deleteObject) apply(w *writer) error {
+	old, had, err := w.loadObject(objectKey(op.key), op.key)
+	if err != nil || !had {
+		return err
+	}
+	if err := w.replaceEntries(refEntries(stateConfirmed, old.Object), nil); err != nil {
+		return err
+	}
+	return w.del(objectKey(op.key))
+}
+
+// writeObject writes next as the record of its state, moving reverse entries from old.
+func (w *writer) writeObject(state byte, old model.Object, had bool, next storedObject) error {
+	var oldEntries [][]byte
+	if had {
+		oldEntries = refEntries(state, old)
+	}
+	if err := w.replaceEntries(oldEntries, refEntries(state, next.Object)); err != nil {
+		return err
+	}
+	key := objectKey(next.Key)
+	if state == statePending {
+		key = pendingKey(next.Key)
+	}
+	return w.set(key, encodeObject(next))
+}
+
+func (w *writer) loadObject(key []byte, k model.ObjectKey) (storedObject, bool, error) {
+	val, found, err := w.get(key)
+	if err != nil || !found {
+		return storedObject{}, false, err
+	}
+	o, err := decodeObject(k, val)
+	return o, err == nil, err
+}
+
+// refEntries lists the reverse entries of o's references: a digest entry for each reference
+// naming a digest (under its repo, possibly ""), a tag entry for each naming repo:tag without
+// one, none for invalid references. The index in the key is the position in o.Refs.
+func refEntries(state byte, o model.Object) [][]byte {
+	keys := make([][]byte, 0, len(o.Refs))
+	for i, ref := range o.Refs {
+		switch {
+		case ref.Invalid != "":
+		case ref.Digest != "":
+			keys = append(keys, refDigestKey(ref.Digest, ref.Repo, state, o.Key, uint16(i)))
+		case ref.Repo != "" && ref.Tag != "":
+			keys = append(keys, refTagKey(ref.Repo, ref.Tag, state, o.Key, uint16(i)))
+		}
+	}
+	return keys
+}
+
+// coversRefs reports whether every match key of want appears in have.
+func coversRefs(have, want []model.Ref) bool {
+	seen := make(map[[3]string]bool, len(have))
+	for _, r := range have {
+		seen[[3]string{r.Repo, r.Tag, r.Digest}] = true
+	}
+	for _, r := range want {
+		if r.Invalid == "" && !seen[[3]string{r.Repo, r.Tag, r.Digest}] {
+			return false
+		}
+	}
+	return true
+}
+
+// ErrInvalidKey is returned for a write whose names cannot be indexed (too long or too many).
+var ErrInvalidKey = errors.New("value cannot be indexed")
+
+func validateObject(o model.Object) error {
+	if len(o.Refs) > math.MaxUint16+1 {
+		return fmt.Errorf("%s has %d references, more than %d: %w", o.Key, len(o.Refs), math.MaxUint16+1, ErrInvalidKey)
+	}
+	check := []string{o.Key.Kind, o.Key.Namespace, o.Key.Name}
+	for _, r := range o.Refs {
+		check = append(check, r.Repo, r.Tag, r.Digest)
+	}
+	return checkKeyStrings(o.Key.String(), check...)
+}
+
+func checkKeyStrings(what string, values ...string) error {
+	for _, v := range values {
+		if len(v) > maxKeyString {
+			return fmt.Errorf("%s: name of %d bytes exceeds %d: %w", what, len(v), maxKeyString, ErrInvalidKey)
+		}
+	}
+	return nil
+}
+
+func tooLong(values ...string) bool { return checkKeyStrings("", values...) != nil }
+
+// ReferrersOfDigest implements model.Reader. It returns confirmed references first, then
+// pending ones (Pending=true), each with its object's Created, Phase and Since as of the same
+// snapshot. An object with confirmed and pending state may appear in both.
+func (ix *Index) ReferrersOfDigest(ctx context.Context, repo, digest string) ([]model.Referrer, error) {
+	if tooLong(repo, digest) {
+		return nil, nil
+	}
+	prefix := refDigestPrefix(digest)
+	if repo != "" {
+		prefix = refDigestRepoPrefix(digest, repo)
+	}
+	out, err := ix.referrers(prefix)
+	if err != nil {
+		return nil, fmt.Errorf("failed to look up referrers of %s %s: %w", repo, digest, err)
+	}
+	return out, nil
+}
+
+// ReferrersOfTag implements model.Reader: references naming repo:tag without a digest,
+// confirmed first, then pending ones.
+func (ix *Index) ReferrersOfTag(ctx context.Context, repo, tag string) ([]model.Referrer, error) {
+	if tooLong(repo, tag) {
+		return nil, nil
+	}
+	out, err := ix.referrers(refTagPrefix(repo, tag))
+	if err != nil {
+		return nil, fmt.Errorf("failed to look up referrers of %s:%s: %w", repo, tag, err)
+	}
+	return out, nil
+}
+
+// referrers resolves the reverse entries under prefix against their object records, reading
+// each record once per call.
+func (ix *Index) referrers(prefix []byte) ([]model.Referrer, error) {
+	var out []model.Referrer
+	err := ix.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		records := map[string]storedObject{}
+		for it.Rewind(); it.Valid(); it.Next() {
+			p, err := parseKey(it.Item().Key())
+			if err != nil {
+				return err
+			}
+			o, err := cachedRecord(txn, records, p.State, p.Object)
+			if err != nil {
+				return err
+			}
+			if int(p.Index) >= len(o.Refs) {
+				return fmt.Errorf("%s: record has %d refs", p, len(o.Refs))
+			}
+			out = append(out, model.Referrer{Object: o.Key, Created: o.Created, Phase: o.Phase,
+				Ref: o.Refs[p.Index], Pending: p.State == statePending, Since: o.Since})
+		}
+		return nil
+	})
+	return out, err
+}
+
+func cachedRecord(txn *badger.Txn, cache map[string]storedObject, state byte, k model.ObjectKey) (storedObject, error) {
+	key := objectKey(k)
+	if state == statePending {
+		key = pendingKey(k)
+	}
+	if o, ok := cache[string(key)]; ok {
+		return o, nil
+	}
+	item, err := txn.Get(key)
+	if err != nil {
+		return storedObject{}, fmt.Errorf("record of %s: %w", k, err)
+	}
+	var o storedObject
+	err = item.Value(func(v []byte) error {
+		o, err = decodeObject(k, v) // decodeObject copies every string out of v
+		return err
+	})
+	cache[string(key)] = o
+	return o, err
+}
+
+// Object implements model.Reader: the confirmed state of a referrer.
+func (ix *Index) Object(ctx context.Context, key model.ObjectKey) (model.Object, bool, error) {
+	if validateObject(model.Object{Key: key}) != nil {
+		return model.Object{}, false, nil
+	}
+	var o storedObject
+	found := false
+	err := ix.db.View(func(txn *badger.Txn) error {
+		var err error
+		o, err = cachedRecord(txn, map[string]storedObject{}, stateConfirmed, key)
+		found = err == nil
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return model.Object{}, false, fmt.Errorf("failed to read object %s: %w", key, err)
+	}
+	return o.Object, found, nil
+}
+
+// Objects implements model.Reader: every confirmed referrer, in key order. Pending records
+// are not included (see PendingObjects). fn runs inside one read snapshot.
+func (ix *Index) Objects(ctx context.Context, fn func(model.Object) error) error {
+	return ix.eachObject(ctx, prefixObject, func(o storedObject) error { return fn(o.Object) })
+}
+
+func (ix *Index) eachObject(ctx context.Context, prefix byte, fn func(storedObject) error) error {
+	return ix.scanValues(ctx, []byte{prefix}, func(key, val []byte) error {
+		p, err := parseKey(key)
+		if err != nil {
+			return err
+		}
+		o, err := decodeObject(p.Object, val)
+		if err != nil {
+			return err
+		}
+		return fn(o)
+	})
+}
+
+// scanValues calls fn with each key and value under prefix; both are valid only during fn.
+// It checks ctx between items.
+func (ix *Index) scanValues(ctx context.Context, prefix []byte, fn func(key, val []byte) error) error {
+	return ix.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			item := it.Item()
+			if err := item.Value(func(v []byte) error { return fn(item.Key(), v) }); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
