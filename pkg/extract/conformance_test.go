@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/pruneguard/pruneguard/pkg/model"
@@ -199,4 +200,28 @@ func refRaws(o *model.Object, suffix string) []string {
 		}
 	}
 	return out
+}
+
+// TestUnstructuredMatchesTyped extracts every object of the oversize case twice, from the
+// typed object and from its unstructured form, and requires identical results: the --from-file
+// loader feeds unstructured objects.
+func TestUnstructuredMatchesTyped(t *testing.T) {
+	typed := loadCase(t, "oversize")
+	data, err := os.ReadFile(filepath.Join("testdata", "oversize", "cluster.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct{ Items []map[string]any }
+	if err := json.Unmarshal(data, &list); err != nil {
+		t.Fatal(err)
+	}
+	for i, item := range list.Items {
+		got, err := Object(&unstructured.Unstructured{Object: item})
+		if err != nil {
+			t.Fatalf("item %d: %v", i, err)
+		}
+		if !reflect.DeepEqual(got, typed[i]) {
+			t.Errorf("item %d (%s): unstructured\n %+v\ntyped\n %+v", i, typed[i].Kind, got, typed[i])
+		}
+	}
 }

@@ -3,6 +3,7 @@ package extract
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/openshift/api/image/docker10"
 	imagev1 "github.com/openshift/api/image/v1"
@@ -37,7 +38,8 @@ func Image(img *imagev1.Image) (model.Image, error) {
 		return model.Image{}, fmt.Errorf("failed to read image metadata for %s: %w", img.Name, err)
 	}
 	out := model.Image{
-		Digest:               img.Name,
+		Digest:               ImageDigest(img),
+		Name:                 img.Name,
 		Created:              img.CreationTimestamp.Time,
 		Managed:              img.Annotations[imagev1.ManagedByOpenShiftAnnotation] == "true",
 		DockerImageReference: img.DockerImageReference,
@@ -60,6 +62,34 @@ func Image(img *imagev1.Image) (model.Image, error) {
 		}
 	}
 	return out, nil
+}
+
+// ImageDigest returns the digest of an Image. OpenShift names every Image by its digest; where
+// the name is not a digest (an API server serving images from a CRD, whose names cannot hold
+// ':'), the digest is the one dockerImageReference ends with, and failing that the name is
+// returned as it is so the image is still indexed under something unique.
+func ImageDigest(img *imagev1.Image) string {
+	if isDigest(img.Name) {
+		return img.Name
+	}
+	if i := strings.LastIndexByte(img.DockerImageReference, '@'); i >= 0 && isDigest(img.DockerImageReference[i+1:]) {
+		return img.DockerImageReference[i+1:]
+	}
+	return img.Name
+}
+
+// isDigest reports whether s is ALGORITHM:HEX with a lower-case hex part of at least 32 characters.
+func isDigest(s string) bool {
+	algo, hex, ok := strings.Cut(s, ":")
+	if !ok || algo == "" || len(hex) < 32 {
+		return false
+	}
+	for _, c := range hex {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func metadataOf(img *imagev1.Image) (imageMetadata, error) {

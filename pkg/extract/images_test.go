@@ -36,7 +36,7 @@ func TestImage(t *testing.T) {
 		{Digest: "sha256:l1", Size: 1000, MediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip"},
 		{Digest: "sha256:l2", Size: 2000, MediaType: "application/vnd.oci.image.layer.v1.tar+gzip"},
 	}
-	base := model.Image{Digest: digestA, Created: created, Managed: true, DockerImageReference: host + "/ns/x@" + digestA, Layers: layers}
+	base := model.Image{Digest: digestA, Name: digestA, Created: created, Managed: true, DockerImageReference: host + "/ns/x@" + digestA, Layers: layers}
 	with := func(f func(*model.Image)) model.Image { m := base; f(&m); return m }
 	for _, tc := range []struct {
 		name string
@@ -164,6 +164,34 @@ func TestLimitRange(t *testing.T) {
 			want := model.LimitRange{Namespace: testNS, Name: "lr", MaxImageSize: tc.want}
 			if res.Kind != model.KindLimitRange || res.LimitRange == nil || *res.LimitRange != want {
 				t.Errorf("result %+v, want %+v", res.LimitRange, want)
+			}
+		})
+	}
+}
+
+func TestImageDigest(t *testing.T) {
+	const d = "sha256:4bd0ef0f3b1fd9cfd3c19e5a4d5f0b1e3c6e1a3d2b1c0f9e8d7c6b5a49382716"
+	tests := []struct {
+		name, objName, ref, want string
+	}{
+		{"an OpenShift image is named by its digest", d, "", d},
+		{"a CRD-served image takes the digest of its dockerImageReference", "sha256.4bd0ef0f3b1fd9cfd3c19e5a4d5f0b1e3c6e1a3d2b1c0f9e8d7c6b5a49382716", "r.example.com/ns/is@" + d, d},
+		{"a name that is no digest and no reference digest stays the key", "weird", "r.example.com/ns/is:tag", "weird"},
+		{"a short hex part is not a digest", "sha256:abc", "", "sha256:abc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			img := &imagev1.Image{DockerImageReference: tt.ref}
+			img.Name = tt.objName
+			if got := ImageDigest(img); got != tt.want {
+				t.Errorf("ImageDigest = %q, want %q", got, tt.want)
+			}
+			m, err := Image(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Name != tt.objName || m.Digest != tt.want {
+				t.Errorf("Image() name %q digest %q, want %q %q", m.Name, m.Digest, tt.objName, tt.want)
 			}
 		})
 	}

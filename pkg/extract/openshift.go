@@ -2,6 +2,7 @@ package extract
 
 import (
 	"strconv"
+	"strings"
 
 	appsv1 "github.com/openshift/api/apps/v1"
 	buildv1 "github.com/openshift/api/build/v1"
@@ -70,11 +71,20 @@ func build(kind string, meta *metav1.ObjectMeta, spec *buildv1.CommonSpec, trigg
 
 // imageStream returns the stream's status (Stream) and its spec tags as a referrer (Extra):
 // a spec tag tracking another image keeps that image in use.
+//
+// In a spec tag, and only there, an ImageStreamTag `from` may name a bare tag of the same
+// stream ("v1" for "THIS-STREAM:v1"), as OpenShift's tag resolution follows it.
 func imageStream(is *imagev1.ImageStream) Result {
 	c := newCollector(model.KindImageStream, &is.ObjectMeta, len(is.Spec.Tags))
 	for i := range is.Spec.Tags {
 		t := &is.Spec.Tags[i]
-		c.from("spec.tags["+t.Name+"].from", t.From, true)
+		from := t.From
+		if from != nil && from.Kind == string(model.RefImageStreamTag) && from.Name != "" && !strings.Contains(from.Name, ":") {
+			local := *from
+			local.Name = is.Name + ":" + from.Name
+			from = &local
+		}
+		c.from("spec.tags["+t.Name+"].from", from, true)
 	}
 	s := Stream(is)
 	r := c.result()

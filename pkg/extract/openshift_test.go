@@ -133,6 +133,7 @@ func TestImageStreamSpecTags(t *testing.T) {
 		{Name: "alias", From: objRef("ImageStreamTag", "", "is:v1")},
 		{Name: "pinned", From: objRef("ImageStreamImage", "ns-b", "other@"+digestB)},
 		{Name: "empty"},
+		{Name: "same-stream", From: objRef("ImageStreamTag", "", "v1")},
 	}}}
 	res := mustObject(t, is)
 	if res.Kind != model.KindImageStream || res.Stream == nil || res.Referrer == nil {
@@ -142,6 +143,7 @@ func TestImageStreamSpecTags(t *testing.T) {
 		{FieldPath: "spec.tags[v1].from", Kind: model.RefDockerImage, Raw: host + "/ns-a/is@" + digestA, Repo: "ns-a/is", Digest: digestA, Extra: true},
 		{FieldPath: "spec.tags[alias].from", Kind: model.RefImageStreamTag, Raw: "ns-a/is:v1", Repo: "ns-a/is", Tag: "v1", Extra: true},
 		{FieldPath: "spec.tags[pinned].from", Kind: model.RefImageStreamImage, Raw: "ns-b/other@" + digestB, Repo: "ns-b/other", Digest: digestB, Extra: true},
+		{FieldPath: "spec.tags[same-stream].from", Kind: model.RefImageStreamTag, Raw: "ns-a/is:v1", Repo: "ns-a/is", Tag: "v1", Extra: true},
 	}
 	if !reflect.DeepEqual(res.Referrer.Refs, want) {
 		t.Errorf("refs\n %+v\nwant\n %+v", res.Referrer.Refs, want)

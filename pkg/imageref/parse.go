@@ -23,8 +23,8 @@ const maxNameLength = 255
 // Reference is a parsed image pull spec, split the way oc's pruner splits it.
 //
 // The registry is the first path component only when it looks like a host: it contains "." or
-// ":" or is "localhost". A name of one component that looks like a host ("quay.io",
-// "localhost:5000") is a bare registry with no name. Namespace is the component after the
+// ":" or is "localhost". A name of one component that contains "." or starts with "localhost"
+// ("quay.io", "localhost:5000", where 5000 is then the tag) is a bare registry with no name. Namespace is the component after the
 // registry; Name is the rest and may contain "/". No defaults are applied: a reference written
 // without a tag has an empty Tag.
 type Reference struct {
@@ -40,6 +40,10 @@ type Reference struct {
 // distribution/reference sentinel errors (ErrNameEmpty, ErrNameContainsUppercase,
 // ErrReferenceInvalidFormat, ErrNameTooLong) or a go-digest error for a digest of the right
 // shape but the wrong length or algorithm; its text is the reason oc prints.
+//
+// IPv6 hosts ("[::1]:5000/ns/app") are accepted, as docker accepts them. oc's older parser
+// rejects them; here such a reference protects its stream instead of aborting the prune, the
+// conservative side of the difference.
 func Parse(s string) (Reference, error) {
 	if r, ok := parseFast(s); ok {
 		return r, nil
