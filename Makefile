@@ -18,12 +18,17 @@ IMG       ?= ghcr.io/pruneguard/pruneguard:$(VERSION)
 # Pinned tool versions. kube-apiserver and etcd come from the modules under hack/tools, whose
 # go.mod files pin them (k8s.io/kubernetes v1.37.2, go.etcd.io/etcd/server/v3 v3.6.16).
 KUBE_VERSION             := v1.37.2
+# The version kube-apiserver reports (helm checks the chart's kubeVersion against it); a build
+# from the module proxy carries no VCS stamp, so it is set at link time.
+KUBE_MAJOR := $(patsubst v%,%,$(word 1,$(subst ., ,$(KUBE_VERSION))))
+KUBE_MINOR := $(word 2,$(subst ., ,$(KUBE_VERSION)))
 ETCD_VERSION             := v3.6.16
 REGISTRY_VERSION         := v3.1.2
 HELM_VERSION             := v3.22.0
 CONTROLLER_TOOLS_VERSION := v0.23.0
 GOLANGCI_LINT_VERSION    := v2.15.0
 CERT_MANAGER_VERSION     := v1.21.2
+PROMETHEUS_OPERATOR_VERSION := v0.85.0
 
 KUBE_APISERVER := $(BIN)/kube-apiserver
 ETCD           := $(BIN)/etcd
@@ -32,6 +37,7 @@ HELM           := $(BIN)/helm
 CONTROLLER_GEN := $(BIN)/controller-gen
 GOLANGCI_LINT  := $(BIN)/golangci-lint
 CERT_MANAGER_CRDS := $(BIN)/crds/cert-manager-$(CERT_MANAGER_VERSION)
+SERVICEMONITOR_CRD := $(BIN)/crds/prometheus-operator-$(PROMETHEUS_OPERATOR_VERSION)
 
 # Tests find the tools through these, so `go test` run by hand after `make tools` works too.
 export PRUNEGUARD_BIN_DIR := $(BIN)
@@ -89,8 +95,9 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
 	done
 
 .PHONY: helm-lint
-helm-lint: $(HELM) ## Lint the chart with helm lint --strict.
+helm-lint: $(HELM) ## Lint the chart with helm lint --strict, and check its values, schema and README agree.
 	$(HELM) lint --strict charts/pruneguard
+	$(GO) test -count=1 -run 'TestHelmLint|TestInvalidValues|TestREADME|TestEveryValue|TestSchema|TestDashboard|TestEmbedded' ./charts/...
 
 .PHONY: helm-test
 helm-test: tools ## Render the chart and dry-run every object against a real API server.
@@ -103,7 +110,7 @@ bench: tools ## Run the benchmarks and print what they measured.
 ##@ Tools
 
 .PHONY: tools
-tools: $(KUBE_APISERVER) $(ETCD) $(REGISTRY) $(HELM) $(CONTROLLER_GEN) $(CERT_MANAGER_CRDS) ## Build every pinned tool into ./bin (cached).
+tools: $(KUBE_APISERVER) $(ETCD) $(REGISTRY) $(HELM) $(CONTROLLER_GEN) $(CERT_MANAGER_CRDS) $(SERVICEMONITOR_CRD) ## Build every pinned tool into ./bin (cached).
 
 # link makes bin/NAME point at bin/NAME-VERSION.
 define link
@@ -114,7 +121,9 @@ $(KUBE_APISERVER): $(KUBE_APISERVER)-$(KUBE_VERSION)
 	$(call link,$@,$(KUBE_VERSION))
 $(KUBE_APISERVER)-$(KUBE_VERSION): hack/tools/kube-apiserver/go.mod
 	@echo "building kube-apiserver $(KUBE_VERSION) (about 11 minutes on 2 cores the first time)"
-	cd hack/tools/kube-apiserver && $(GO) build -o $@.tmp k8s.io/kubernetes/cmd/kube-apiserver && mv $@.tmp $@
+	cd hack/tools/kube-apiserver && $(GO) build -o $@.tmp \
+	  -ldflags "-X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) -X k8s.io/component-base/version.gitMajor=$(KUBE_MAJOR) -X k8s.io/component-base/version.gitMinor=$(KUBE_MINOR)" \
+	  k8s.io/kubernetes/cmd/kube-apiserver && mv $@.tmp $@
 
 $(ETCD): $(ETCD)-$(ETCD_VERSION)
 	$(call link,$@,$(ETCD_VERSION))
@@ -149,13 +158,22 @@ $(GOLANGCI_LINT): $(GOLANGCI_LINT)-$(GOLANGCI_LINT_VERSION)
 $(GOLANGCI_LINT)-$(GOLANGCI_LINT_VERSION):
 	$(call go-install,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
 
-# cert-manager's CRDs are plain YAML in its module; copy them out of the module cache.
-$(CERT_MANAGER_CRDS):
+# module-files copies files (a glob inside module $(1)@$(2)) out of the module cache into $@.
+define module-files
 	@mkdir -p $@.tmp
-	dir=$$(cd /tmp && $(GO) mod download -json github.com/cert-manager/cert-manager@$(CERT_MANAGER_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p'); \
-	  cp $$dir/deploy/crds/*.yaml $@.tmp/ && chmod u+w $@.tmp/*.yaml
+	dir=$$(cd /tmp && $(GO) mod download -json $(1)@$(2) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p'); \
+	  cp $$dir/$(3) $@.tmp/ && chmod u+w $@.tmp/*.yaml
 	rm -rf $@ && mv $@.tmp $@
-	ln -sfn $(notdir $@) $(BIN)/crds/cert-manager
+	ln -sfn $(notdir $@) $(BIN)/crds/$(4)
+endef
+
+# cert-manager's CRDs are plain YAML in its module.
+$(CERT_MANAGER_CRDS):
+	$(call module-files,github.com/cert-manager/cert-manager,$(CERT_MANAGER_VERSION),deploy/crds/*.yaml,cert-manager)
+
+# The ServiceMonitor CRD, so the chart's optional ServiceMonitor is dry-run against a real schema.
+$(SERVICEMONITOR_CRD):
+	$(call module-files,github.com/prometheus-operator/prometheus-operator,$(PROMETHEUS_OPERATOR_VERSION),example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml,prometheus-operator)
 
 .PHONY: clean-tools
 clean-tools: ## Remove every built tool.

@@ -2,17 +2,15 @@ package pruner_test
 
 import (
 	"encoding/json"
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/pruneguard/pruneguard/internal/cli"
 	"github.com/pruneguard/pruneguard/pruner"
 )
 
 // TestPruneCommand checks the command line of "prune images" around the planner: validation
-// before any work, the live-cluster path that is not built yet, and oc's text output.
+// before any work, the live-cluster path's configuration errors, and oc's text output.
 func TestPruneCommand(t *testing.T) {
 	dump := filepath.Join(conformanceDir, "keep1", "cluster.json")
 	tests := []struct {
@@ -30,8 +28,10 @@ func TestPruneCommand(t *testing.T) {
 			args: []string{"--from-file", dump, "--now", "yesterday"}, wantErr: "invalid --now"},
 		{name: "an unknown output format is rejected",
 			args: []string{"--from-file", dump, "-o", "xml"}, wantErr: "invalid value \"xml\" for --output"},
-		{name: "without --from-file the command says the live path is not built yet",
-			args: []string{}, wantErr: "--from-file"},
+		{name: "without --from-file a missing kubeconfig is named",
+			args: []string{"--kubeconfig", "does-not-exist.kubeconfig"}, wantErr: "failed to load --kubeconfig does-not-exist.kubeconfig"},
+		{name: "an unknown --registry-dialect is rejected before any work",
+			args: []string{"--registry-dialect", "quay"}, wantErr: "invalid --registry-dialect"},
 		{name: "--confirm cannot delete from a dump",
 			args: []string{"--from-file", dump, "--confirm"}, wantErr: "--confirm cannot be used with --from-file"},
 		{name: "a missing dump file names the flag",
@@ -71,13 +71,6 @@ func TestPruneCommand(t *testing.T) {
 			}
 		})
 	}
-	t.Run("without --from-file the exit code is 3, not a plan", func(t *testing.T) {
-		_, _, err := runCLI([]string{"prune", "images"})
-		var exit *cli.ExitError
-		if !errors.As(err, &exit) || exit.Code != 3 {
-			t.Errorf("error = %#v, want an ExitError with code 3", err)
-		}
-	})
 	t.Run("--help teaches with examples", func(t *testing.T) {
 		stdout, _, err := runCLI([]string{"prune", "images", "--help"})
 		if err != nil {

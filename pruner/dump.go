@@ -130,6 +130,9 @@ func (l *dumpLoader) object(u *unstructured.Unstructured) error {
 }
 
 func (l *dumpLoader) put(res extract.Result) error {
+	if res.Image != nil {
+		CanonicalImage(res.Image) // Images served from a CRD are not named by their digest
+	}
 	if res.Referrer != nil {
 		if err := l.rb.PutObject(*res.Referrer); err != nil {
 			return err

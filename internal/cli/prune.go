@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pruneguard/pruneguard/pkg/model"
+	"github.com/pruneguard/pruneguard/pkg/registry"
 	"github.com/pruneguard/pruneguard/pruner"
 )
 
@@ -22,24 +24,8 @@ func newPruneCommand(s Streams) *cobra.Command {
 	return cmd
 }
 
-// pruneImagesOptions are the flags of "prune images".
-type pruneImagesOptions struct {
-	policy               policyFlags
-	source               sourceFlags
-	confirm              bool
-	registryURL          string
-	certificateAuthority string
-	forceInsecure        bool
-	numWorkers           int
-	output               string
-}
-
-func newPruneImagesCommand(s Streams) *cobra.Command {
-	o := &pruneImagesOptions{}
-	cmd := &cobra.Command{
-		Use:   "images",
-		Short: "Remove unreferenced images, with the decisions of oc adm prune images",
-		Long: `Remove image stream tag revisions, images, and image layers by age and usage, making exactly the
+// pruneImagesLong is the help of "prune images".
+const pruneImagesLong = `Remove image stream tag revisions, images, and image layers by age and usage, making exactly the
 decisions of "oc adm prune images" (same flags, defaults and output lines), and also keeping any
 image whose digest some object still references.
 
@@ -51,11 +37,33 @@ LimitRange). Stage 2 (not with --namespace) deletes the Image objects no stream 
 more, with their blobs. Pods count while Running or Pending, or when younger than
 --keep-younger-than.
 
-By default this is a dry run that prints what would be deleted; --confirm deletes. Plan offline
-from a dump of the cluster with --from-file, and fix the clock with --now to replay a decision.
+By default this is a dry run that prints what would be deleted; --confirm deletes: first the
+registry's layer links, then the image stream items, then the manifest links, the blobs and the
+Image objects, with --num-workers in parallel. A registry that refuses a delete leaves the API
+objects that need its content in place, the failure is reported per object and the command exits
+non-zero; run it again to finish.
+
+Without --from-file the cluster is listed page by page into a temporary index (memory stays
+bounded), using --kubeconfig, the in-cluster configuration or ~/.kube/config. The registry is
+found from the newest managed image unless --registry-url is given; the user's bearer token
+authenticates the deletes. Insecure connections (plain HTTP, unverified certificates) are used
+only with --force-insecure, an http:// --registry-url, a localhost or link-local registry, or an
+insecure kubeconfig, and never with --certificate-authority.
+
+Plan offline from a dump of the cluster with --from-file, and fix the clock with --now to replay
+a decision.
 Invalid image references abort the prune with the list of offending objects unless
---ignore-invalid-refs is given.`,
-		Example: `  # What would a default prune delete in the cluster captured in dump.yaml?
+--ignore-invalid-refs is given.`
+
+// pruneImagesExample are the examples of "prune images".
+const pruneImagesExample = `  # What would a default prune delete in the cluster? Then delete it.
+  pruneguard prune images
+  pruneguard prune images --confirm
+
+  # Outside the cluster network, through the registry's route, with its CA
+  pruneguard prune images --confirm --registry-url=registry.apps.example.org --certificate-authority=ca.crt
+
+  # What would a default prune delete in the cluster captured in dump.yaml?
   oc get pods,rc,rs,deploy,dc,sts,ds,jobs,cronjobs,builds,bc,is,images,limitranges -A -o yaml > dump.yaml
   pruneguard prune images --from-file dump.yaml
 
@@ -69,8 +77,29 @@ Invalid image references abort the prune with the list of offending objects unle
   pruneguard prune images --from-file dump.yaml --prune-over-size-limit
 
   # Why would this image be pruned, or kept?
-  pruneguard explain sha256:4b1bbf819838193fafe2a73af5f6e8c34ae8ed2cf898199ca55031ec3d16d87d --from-file dump.yaml`,
-		Args: cobra.NoArgs,
+  pruneguard explain sha256:4b1bbf819838193fafe2a73af5f6e8c34ae8ed2cf898199ca55031ec3d16d87d --from-file dump.yaml`
+
+// pruneImagesOptions are the flags of "prune images".
+type pruneImagesOptions struct {
+	policy               policyFlags
+	source               sourceFlags
+	cluster              clusterFlags
+	confirm              bool
+	registryURL          string
+	certificateAuthority string
+	forceInsecure        bool
+	numWorkers           int
+	output               string
+}
+
+func newPruneImagesCommand(s Streams) *cobra.Command {
+	o := &pruneImagesOptions{}
+	cmd := &cobra.Command{
+		Use:     "images",
+		Short:   "Remove unreferenced images, with the decisions of oc adm prune images",
+		Long:    pruneImagesLong,
+		Example: pruneImagesExample,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts, now, err := o.validate(cmd)
 			if err != nil {
@@ -82,6 +111,7 @@ Invalid image references abort the prune with the list of offending objects unle
 	f := cmd.Flags()
 	o.policy.register(cmd)
 	o.source.register(cmd)
+	o.cluster.register(cmd)
 	f.BoolVar(&o.confirm, "confirm", false, "If true, delete; by default only print what would be deleted. Requires a reachable registry (see --registry-url).")
 	f.StringVar(&o.registryURL, "registry-url", "", "The registry address to delete from instead of the one found from the images, e.g. a route; prefix http:// or https:// to force the protocol.")
 	f.StringVar(&o.certificateAuthority, "certificate-authority", "", "A CA bundle file to verify the registry's certificate with. Cannot be combined with --force-insecure.")
@@ -109,40 +139,59 @@ func (o *pruneImagesOptions) validate(cmd *cobra.Command) (pruner.Options, time.
 	if err != nil {
 		return opts, time.Time{}, err
 	}
-	if o.source.fromFile == "" {
-		return opts, now, &ExitError{Code: 3, Err: errors.New("pruning against the cluster is not available in this build yet; plan offline with --from-file DUMP (see --help)")}
+	if _, err := registry.ParseDialect(o.cluster.dialect); err != nil {
+		return opts, now, fmt.Errorf("invalid --registry-dialect: %w", err)
 	}
-	if o.confirm {
+	if o.source.fromFile != "" && o.confirm {
 		return opts, now, errors.New("--confirm cannot be used with --from-file: a dump is planned offline and nothing can be deleted from it")
 	}
 	return opts, now, nil
 }
 
-// run plans the prune from the dump and prints the plan.
+// planFunc plans the prune from a reader of the cluster's state and prints oc's notes.
+type planFunc func(r model.Reader) (*pruner.Plan, error)
+
+// run plans the prune from the dump and prints the plan, or runs it against the cluster.
 func (o *pruneImagesOptions) run(ctx context.Context, s Streams, opts pruner.Options, now time.Time) error {
+	plan := func(r model.Reader) (*pruner.Plan, error) { return o.plan(ctx, s, r, opts, now) }
+	if o.source.fromFile == "" {
+		return o.runLive(ctx, s, opts, plan)
+	}
 	reader, closeReader, err := o.source.open(ctx, s)
 	if err != nil {
 		return err
 	}
 	defer closeReader()
-	dryRun := !opts.Confirm
-	plan, err := pruner.NewPlanner(reader, opts.Policy(now)).Plan(ctx)
+	p, err := plan(reader)
 	if err != nil {
-		if o.output != outputText && errors.Is(err, pruner.ErrInvalidReferences) {
-			if perr := printStructured(s.Out, o.output, pruner.NewReport(nil, dryRun)); perr != nil {
-				return perr
-			}
-		}
 		return err
 	}
 	if o.output != outputText {
-		return printStructured(s.Out, o.output, pruner.NewReport(plan, dryRun))
+		return printStructured(s.Out, o.output, pruner.NewReport(p, !opts.Confirm))
 	}
-	if dryRun {
-		fmt.Fprintln(s.Err, pruner.DryRunNote)
+	return pruner.WriteText(s.Out, p)
+}
+
+// plan makes the plan and prints the notes oc prints before it. Invalid references abort; in
+// structured output an empty report is printed first, so scripts always get a document.
+func (o *pruneImagesOptions) plan(ctx context.Context, s Streams, r model.Reader, opts pruner.Options, now time.Time) (*pruner.Plan, error) {
+	dryRun := !opts.Confirm
+	plan, err := pruner.NewPlanner(r, opts.Policy(now)).Plan(ctx)
+	if err != nil {
+		if o.output != outputText && errors.Is(err, pruner.ErrInvalidReferences) {
+			if perr := printStructured(s.Out, o.output, pruner.NewReport(nil, dryRun)); perr != nil {
+				return nil, perr
+			}
+		}
+		return nil, err
 	}
-	if !opts.PruneRegistry {
-		fmt.Fprintln(s.Out, pruner.APIOnlyNote)
+	if o.output == outputText {
+		if dryRun {
+			fmt.Fprintln(s.Err, pruner.DryRunNote)
+		}
+		if !opts.PruneRegistry {
+			fmt.Fprintln(s.Out, pruner.APIOnlyNote)
+		}
 	}
-	return pruner.WriteText(s.Out, plan)
+	return plan, nil
 }

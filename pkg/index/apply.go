@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -67,10 +68,9 @@ func (ix *Index) applyChunk(ops []Op) (int, error) {
 		w.txn.Discard()
 		return i, ix.commitPrefix(ops[:i])
 	}
-	if err := w.txn.Commit(); err != nil {
+	if err := w.commit(); err != nil {
 		return 0, fmt.Errorf("failed to commit %d index ops: %w", len(ops), err)
 	}
-	ix.commits.Add(1)
 	return len(ops), nil
 }
 
@@ -85,23 +85,37 @@ func (ix *Index) commitPrefix(ops []Op) error {
 			return fmt.Errorf("failed to reapply %s: %w", op, err)
 		}
 	}
-	if err := w.txn.Commit(); err != nil {
+	if err := w.commit(); err != nil {
 		return fmt.Errorf("failed to commit %d index ops: %w", len(ops), err)
 	}
-	ix.commits.Add(1)
 	return nil
 }
 
 // writer is one read-write transaction plus the helpers every op needs. Reads through it see
 // the transaction's own earlier writes, so ops of one batch compose.
 type writer struct {
+	ix  *Index
 	txn *badger.Txn
 	now time.Time
 	log logr.Logger
+	// pendingJournal records the pending records this transaction created (true) or removed
+	// (false), by encoded object key, until commit publishes them to ix.pending.
+	pendingJournal map[string]bool
 }
 
 func (ix *Index) newWriter() *writer {
-	return &writer{txn: ix.db.NewTransaction(true), now: ix.now(), log: ix.log}
+	return &writer{ix: ix, txn: ix.db.NewTransaction(true), now: ix.now(), log: ix.log,
+		pendingJournal: map[string]bool{}}
+}
+
+// commit commits the transaction and publishes what it did to the index's memory.
+func (w *writer) commit() error {
+	if err := w.txn.Commit(); err != nil {
+		return err
+	}
+	w.publishPending()
+	w.ix.commits.Add(1)
+	return nil
 }
 
 // get returns a copy of key's value; found is false when the key is absent.
@@ -124,27 +138,42 @@ func (w *writer) del(key []byte) error { return w.txn.Delete(key) }
 // replaceEntries makes the value-less entries old into new: it deletes what only old has and
 // sets what only new has, so an update that keeps its references writes nothing but its record.
 func (w *writer) replaceEntries(old, new [][]byte) error {
-	keep := make(map[string]bool, len(new))
-	for _, k := range new {
-		keep[string(k)] = true
-	}
-	had := make(map[string]bool, len(old))
+	inOld, inNew := membership(old), membership(new)
 	for _, k := range old {
-		had[string(k)] = true
-		if !keep[string(k)] {
+		if !inNew(k) {
 			if err := w.del(k); err != nil {
 				return err
 			}
 		}
 	}
 	for _, k := range new {
-		if !had[string(k)] {
+		if !inOld(k) {
 			if err := w.set(k, nil); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// membership returns a test for "k is one of keys": a scan for the few keys of an object, a
+// map for the many of a stream or image.
+func membership(keys [][]byte) func(k []byte) bool {
+	if len(keys) <= 8 {
+		return func(k []byte) bool {
+			for _, x := range keys {
+				if bytes.Equal(x, k) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	set := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		set[string(k)] = true
+	}
+	return func(k []byte) bool { return set[string(k)] }
 }
 
 // addCount adds delta to the counter at key, deleting it at zero. A counter that would go

@@ -110,8 +110,8 @@ func isCanonicalSHA256(d string) bool {
 	if len(d) != len(sha256Prefix)+sha256HexLen || !strings.HasPrefix(d, sha256Prefix) {
 		return false
 	}
-	for _, c := range d[len(sha256Prefix):] {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+	for i := len(sha256Prefix); i < len(d); i++ {
+		if c := d[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
 			return false
 		}
 	}
@@ -123,8 +123,28 @@ func appendDigest(b []byte, d string) []byte {
 		return appendStr(append(b, digestRaw), d)
 	}
 	b = append(b, digestSHA256)
-	raw, _ := hex.AppendDecode(nil, []byte(d[len(sha256Prefix):])) // validated above
-	return append(b, raw...)
+	h := d[len(sha256Prefix):] // lower-case hex, checked above
+	for i := 0; i < len(h); i += 2 {
+		b = append(b, unhex(h[i])<<4|unhex(h[i+1]))
+	}
+	return b
+}
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c - 'a' + 10
+}
+
+// keyCap estimates the length of a key holding the given strings, so that building it
+// allocates once.
+func keyCap(strs ...string) int {
+	n := 48 // prefix, digest, lengths, state, kind code, index
+	for _, s := range strs {
+		n += 2 + len(s)
+	}
+	return n
 }
 
 func appendObjKey(b []byte, k model.ObjectKey) []byte {
@@ -138,9 +158,13 @@ func appendObjKey(b []byte, k model.ObjectKey) []byte {
 
 func metaKey(name string) []byte { return appendStr([]byte{prefixMeta}, name) }
 
-func objectKey(k model.ObjectKey) []byte { return appendObjKey([]byte{prefixObject}, k) }
+func objectKey(k model.ObjectKey) []byte {
+	return appendObjKey(append(make([]byte, 0, keyCap(k.Kind, k.Namespace, k.Name)), prefixObject), k)
+}
 
-func pendingKey(k model.ObjectKey) []byte { return appendObjKey([]byte{prefixPending}, k) }
+func pendingKey(k model.ObjectKey) []byte {
+	return appendObjKey(append(make([]byte, 0, keyCap(k.Kind, k.Namespace, k.Name)), prefixPending), k)
+}
 
 func expiryKey(at uint64, k model.ObjectKey) []byte {
 	return appendObjKey(binary.BigEndian.AppendUint64([]byte{prefixExpiry}, at), k)
@@ -153,7 +177,9 @@ func refDigestRepoPrefix(digest, repo string) []byte {
 }
 
 func refDigestKey(digest, repo string, state byte, k model.ObjectKey, idx uint16) []byte {
-	b := appendObjKey(append(refDigestRepoPrefix(digest, repo), state), k)
+	b := make([]byte, 0, keyCap(digest, repo, k.Kind, k.Namespace, k.Name))
+	b = appendStr(appendDigest(append(b, prefixRefDigest), digest), repo)
+	b = appendObjKey(append(b, state), k)
 	return binary.BigEndian.AppendUint16(b, idx)
 }
 
@@ -162,7 +188,9 @@ func refTagPrefix(repo, tag string) []byte {
 }
 
 func refTagKey(repo, tag string, state byte, k model.ObjectKey, idx uint16) []byte {
-	b := appendObjKey(append(refTagPrefix(repo, tag), state), k)
+	b := make([]byte, 0, keyCap(repo, tag, k.Kind, k.Namespace, k.Name))
+	b = appendStr(appendStr(append(b, prefixRefTag), repo), tag)
+	b = appendObjKey(append(b, state), k)
 	return binary.BigEndian.AppendUint16(b, idx)
 }
 

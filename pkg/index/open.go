@@ -83,6 +83,10 @@ type Index struct {
 	rebuilding atomic.Bool
 	// commits counts committed Apply transactions (tests check how batches split).
 	commits atomic.Int64
+	// pending holds the encoded object keys that have a pending record, guarded by wmu. Pending
+	// records are few (admissions not yet seen by a watch), and knowing which objects have
+	// one saves PutObject, the tracker's hot path, a Badger read per object.
+	pending map[string]bool
 }
 
 // The pruner and the audit API read the index through model.Reader.
@@ -95,7 +99,7 @@ const (
 	// memTableSize: Badger allocates each memtable up front, and NumMemtables of them can be
 	// live, so this bounds write memory (default 64 MiB x 5). It also bounds one transaction
 	// to 15% of it: 16 MiB allows ~2.4 MiB of entries per Apply chunk.
-	memTableSize = 16 << 20
+	memTableSize = 32 << 20
 	// numMemtables: one being written, one being flushed; more only buys write bursts.
 	numMemtables = 2
 	// valueThreshold: object, image and limit records (100 B–2 KiB) stay in the LSM tree so a
@@ -165,7 +169,10 @@ func Open(o Options) (*Index, error) {
 	if ix.now == nil {
 		ix.now = time.Now
 	}
-	if ix.status, err = ix.checkSchema(o.ReadOnly); err != nil {
+	if ix.status, err = ix.checkSchema(o.ReadOnly); err == nil {
+		err = ix.loadPendingKeys()
+	}
+	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("failed to open index in %s: %w", o.Dir, err)
 	}
@@ -222,6 +229,7 @@ func (ix *Index) wipe() error {
 	if err := ix.db.DropAll(); err != nil {
 		return fmt.Errorf("failed to wipe index: %w", err)
 	}
+	ix.pending = map[string]bool{}
 	return ix.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(metaKey(metaSchema), binary.BigEndian.AppendUint32(nil, SchemaVersion))
 	})

@@ -37,11 +37,12 @@ func (op putPending) apply(w *writer) error {
 	if err := validateObject(op.obj); err != nil {
 		return err
 	}
-	old, had, err := w.loadObject(pendingKey(op.obj.Key), op.obj.Key)
+	old, had, err := w.loadPending(op.obj.Key)
 	if err != nil {
 		return err
 	}
 	next := storedObject{Object: op.obj, Since: w.now, Expires: op.expires}
+	w.notePending(op.obj.Key, true)
 	if had {
 		next.Since = old.Since
 		if err := w.del(expiryKey(expiryNanos(old.Expires), old.Key)); err != nil {
@@ -59,21 +60,15 @@ type confirm struct{ obj model.Object }
 func (op confirm) String() string { return "confirm object " + op.obj.Key.String() }
 
 func (op confirm) apply(w *writer) error {
-	pending, had, err := w.loadObject(pendingKey(op.obj.Key), op.obj.Key)
-	if err != nil {
+	if err := (putObject{obj: op.obj}).apply(w); err != nil {
 		return err
 	}
-	if had {
-		if err := (putObject{obj: op.obj}).apply(w); err != nil {
-			return err
-		}
-		// putObject may have removed it already when the references matched.
-		if _, still, err := w.get(pendingKey(op.obj.Key)); err != nil || !still {
-			return err
-		}
-		return w.removePending(pending)
+	// putObject removed the pending record when the references matched; else remove it now.
+	pending, still, err := w.loadPending(op.obj.Key)
+	if err != nil || !still {
+		return err
 	}
-	return putObject{obj: op.obj}.apply(w)
+	return w.removePending(pending)
 }
 
 type deletePending struct{ key model.ObjectKey }
@@ -81,7 +76,7 @@ type deletePending struct{ key model.ObjectKey }
 func (op deletePending) String() string { return "delete pending object " + op.key.String() }
 
 func (op deletePending) apply(w *writer) error {
-	old, had, err := w.loadObject(pendingKey(op.key), op.key)
+	old, had, err := w.loadPending(op.key)
 	if err != nil || !had {
 		return err
 	}
@@ -96,7 +91,51 @@ func (w *writer) removePending(p storedObject) error {
 	if err := w.del(expiryKey(expiryNanos(p.Expires), p.Key)); err != nil {
 		return err
 	}
+	w.notePending(p.Key, false)
 	return w.del(pendingKey(p.Key))
+}
+
+// loadPendingKeys fills ix.pending from the pending records on disk.
+func (ix *Index) loadPendingKeys() error {
+	ix.pending = map[string]bool{}
+	return ix.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixPending}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			ix.pending[string(it.Item().Key()[1:])] = true
+		}
+		return nil
+	})
+}
+
+// loadPending reads the pending record of k, skipping the read when the index knows there
+// is none.
+func (w *writer) loadPending(k model.ObjectKey) (storedObject, bool, error) {
+	key := pendingKey(k)
+	present, journaled := w.pendingJournal[string(key[1:])]
+	if !journaled {
+		present = w.ix.pending[string(key[1:])]
+	}
+	if !present {
+		return storedObject{}, false, nil
+	}
+	return w.loadObject(key, k)
+}
+
+// notePending journals that k's pending record now exists or not; commit publishes it.
+func (w *writer) notePending(k model.ObjectKey, present bool) {
+	w.pendingJournal[string(appendObjKey(nil, k))] = present
+}
+
+// publishPending applies the journal of a committed transaction to the index's pending set.
+func (w *writer) publishPending() {
+	for k, present := range w.pendingJournal {
+		if present {
+			w.ix.pending[k] = true
+		} else {
+			delete(w.ix.pending, k)
+		}
+	}
 }
 
 // expiryNanos orders expiry times in keys; times before 1970 sort first.
@@ -156,7 +195,7 @@ type expirePending struct {
 func (op expirePending) String() string { return "expire pending object " + op.key.String() }
 
 func (op expirePending) apply(w *writer) error {
-	old, had, err := w.loadObject(pendingKey(op.key), op.key)
+	old, had, err := w.loadPending(op.key)
 	if err != nil {
 		return err
 	}

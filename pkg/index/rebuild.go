@@ -55,6 +55,9 @@ func (r *Rebuild) PutPending(p PendingObject) error {
 	}
 	rec := encodeObject(storedObject{Object: p.Object, Since: p.Since, Expires: p.Expires})
 	entries := append(refEntries(statePending, p.Object), expiryKey(expiryNanos(p.Expires), p.Object.Key))
+	r.ix.wmu.Lock()
+	r.ix.pending[string(appendObjKey(nil, p.Object.Key))] = true
+	r.ix.wmu.Unlock()
 	return r.record(p.Object.Key.String(), pendingKey(p.Object.Key), rec, entries)
 }
 

@@ -124,7 +124,12 @@ func (r *recordReader) done(what string) error {
 }
 
 func encodeObject(o storedObject) []byte {
-	w := recordWriter(make([]byte, 0, 64+len(o.Refs)*96))
+	size := 4*8 + 4*4 + len(o.UID) + len(o.ResourceVersion) + len(o.Phase)
+	for _, ref := range o.Refs {
+		size += minRefSize + len(ref.FieldPath) + len(ref.Container) + len(ref.Kind) + len(ref.Raw) +
+			len(ref.Repo) + len(ref.Tag) + len(ref.Digest) + len(ref.Invalid)
+	}
+	w := recordWriter(make([]byte, 0, size))
 	w = w.time(o.Since).time(o.Expires).str(o.UID).str(o.ResourceVersion).time(o.Created).str(o.Phase)
 	w = w.u32(uint32(len(o.Refs)))
 	for _, ref := range o.Refs {

@@ -35,7 +35,7 @@ func (op putObject) apply(w *writer) error {
 	if err != nil {
 		return err
 	}
-	pending, hasPending, err := w.loadObject(pendingKey(op.obj.Key), op.obj.Key)
+	pending, hasPending, err := w.loadPending(op.obj.Key)
 	if err != nil {
 		return err
 	}
@@ -71,11 +71,11 @@ func (op deleteObject) apply(w *writer) error {
 
 // writeObject writes next as the record of its state, moving reverse entries from old.
 func (w *writer) writeObject(state byte, old model.Object, had bool, next storedObject) error {
-	var oldEntries [][]byte
+	var oldRefs []model.Ref
 	if had {
-		oldEntries = refEntries(state, old)
+		oldRefs = old.Refs
 	}
-	if err := w.replaceEntries(oldEntries, refEntries(state, next.Object)); err != nil {
+	if err := w.moveRefEntries(state, next.Key, oldRefs, next.Refs); err != nil {
 		return err
 	}
 	key := objectKey(next.Key)
@@ -83,6 +83,39 @@ func (w *writer) writeObject(state byte, old model.Object, had bool, next stored
 		key = pendingKey(next.Key)
 	}
 	return w.set(key, encodeObject(next))
+}
+
+// moveRefEntries replaces the reverse entries of old refs with those of new ones. An entry's
+// key is fixed by the ref's position and match keys, so a position whose match keys did not
+// change keeps its entry untouched: a status-only update writes no entry at all.
+func (w *writer) moveRefEntries(state byte, k model.ObjectKey, old, new []model.Ref) error {
+	for i := range max(len(old), len(new)) {
+		if i < len(old) && i < len(new) && sameMatchKeys(old[i], new[i]) {
+			continue
+		}
+		var before, after []byte
+		if i < len(old) {
+			before = refEntry(state, k, i, old[i])
+		}
+		if i < len(new) {
+			after = refEntry(state, k, i, new[i])
+		}
+		if before != nil {
+			if err := w.del(before); err != nil {
+				return err
+			}
+		}
+		if after != nil {
+			if err := w.set(after, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func sameMatchKeys(a, b model.Ref) bool {
+	return a.Repo == b.Repo && a.Tag == b.Tag && a.Digest == b.Digest && (a.Invalid == "") == (b.Invalid == "")
 }
 
 func (w *writer) loadObject(key []byte, k model.ObjectKey) (storedObject, bool, error) {
@@ -94,21 +127,30 @@ func (w *writer) loadObject(key []byte, k model.ObjectKey) (storedObject, bool, 
 	return o, err == nil, err
 }
 
-// refEntries lists the reverse entries of o's references: a digest entry for each reference
-// naming a digest (under its repo, possibly ""), a tag entry for each naming repo:tag without
-// one, none for invalid references. The index in the key is the position in o.Refs.
+// refEntries lists the reverse entries of o's references (see refEntry).
 func refEntries(state byte, o model.Object) [][]byte {
 	keys := make([][]byte, 0, len(o.Refs))
 	for i, ref := range o.Refs {
-		switch {
-		case ref.Invalid != "":
-		case ref.Digest != "":
-			keys = append(keys, refDigestKey(ref.Digest, ref.Repo, state, o.Key, uint16(i)))
-		case ref.Repo != "" && ref.Tag != "":
-			keys = append(keys, refTagKey(ref.Repo, ref.Tag, state, o.Key, uint16(i)))
+		if e := refEntry(state, o.Key, i, ref); e != nil {
+			keys = append(keys, e)
 		}
 	}
 	return keys
+}
+
+// refEntry is the reverse entry of reference i of object k: a digest entry when it names a
+// digest (under its repo, possibly ""), a tag entry when it names repo:tag without one, nil
+// for an invalid reference or one that can protect nothing.
+func refEntry(state byte, k model.ObjectKey, i int, ref model.Ref) []byte {
+	switch {
+	case ref.Invalid != "":
+		return nil
+	case ref.Digest != "":
+		return refDigestKey(ref.Digest, ref.Repo, state, k, uint16(i))
+	case ref.Repo != "" && ref.Tag != "":
+		return refTagKey(ref.Repo, ref.Tag, state, k, uint16(i))
+	}
+	return nil
 }
 
 // coversRefs reports whether every match key of want appears in have.
@@ -132,11 +174,15 @@ func validateObject(o model.Object) error {
 	if len(o.Refs) > math.MaxUint16+1 {
 		return fmt.Errorf("%s has %d references, more than %d: %w", o.Key, len(o.Refs), math.MaxUint16+1, ErrInvalidKey)
 	}
-	check := []string{o.Key.Kind, o.Key.Namespace, o.Key.Name}
-	for _, r := range o.Refs {
-		check = append(check, r.Repo, r.Tag, r.Digest)
+	if tooLong(o.Key.Kind, o.Key.Namespace, o.Key.Name) {
+		return checkKeyStrings(o.Key.String(), o.Key.Kind, o.Key.Namespace, o.Key.Name)
 	}
-	return checkKeyStrings(o.Key.String(), check...)
+	for _, r := range o.Refs {
+		if tooLong(r.Repo, r.Tag, r.Digest) {
+			return checkKeyStrings(o.Key.String()+" "+r.FieldPath, r.Repo, r.Tag, r.Digest)
+		}
+	}
+	return nil
 }
 
 func checkKeyStrings(what string, values ...string) error {
@@ -148,7 +194,14 @@ func checkKeyStrings(what string, values ...string) error {
 	return nil
 }
 
-func tooLong(values ...string) bool { return checkKeyStrings("", values...) != nil }
+func tooLong(values ...string) bool {
+	for _, v := range values {
+		if len(v) > maxKeyString {
+			return true
+		}
+	}
+	return false
+}
 
 // ReferrersOfDigest implements model.Reader. It returns confirmed references first, then
 // pending ones (Pending=true), each with its object's Created, Phase and Since as of the same

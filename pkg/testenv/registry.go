@@ -63,9 +63,16 @@ func StartRegistry(ctx context.Context, dir string) (*Registry, error) {
 		return nil, err
 	}
 	r := &Registry{Host: addr, Dir: dir, done: make(chan error, 1)}
+	// The registry logs every 404 at error level, which is most of what a prune test asks; its
+	// log goes to a file next to its storage instead of the test's output.
+	logFile, err := os.Create(filepath.Join(dir, "registry.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
 	r.cmd = exec.Command(path, "serve", config)
-	r.cmd.Stdout = os.Stderr
-	r.cmd.Stderr = os.Stderr
+	r.cmd.Stdout = logFile
+	r.cmd.Stderr = logFile
 	// The registry must not outlive a test binary that dies without running its cleanups.
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := r.cmd.Start(); err != nil {

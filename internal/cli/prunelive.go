@@ -1,0 +1,195 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/pruneguard/pruneguard/pkg/model"
+	"github.com/pruneguard/pruneguard/pkg/registry"
+	"github.com/pruneguard/pruneguard/pkg/scheme"
+	"github.com/pruneguard/pruneguard/pruner"
+)
+
+// serviceCAFile is where a pod finds the CA of the cluster's service certificates, which signs
+// the integrated registry's certificate on OpenShift.
+const serviceCAFile = "/var/run/secrets/kubernetes.io/serviceaccount/service-ca.crt"
+
+// apiQPS is the client rate of a one-shot prune, oc's: listing a large cluster and deleting
+// with several workers would crawl at client-go's default of 5.
+const apiQPS = 100
+
+// clusterFlags say how to reach the cluster and its registry.
+type clusterFlags struct {
+	kubeconfig string
+	dialect    string
+}
+
+func (c *clusterFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&c.kubeconfig, "kubeconfig", "", "The kubeconfig file to reach the cluster with; by default the in-cluster configuration, then $KUBECONFIG or ~/.kube/config.")
+	f.StringVar(&c.dialect, "registry-dialect", "auto", `The registry's API: "openshift" (deletes blobs through /admin/blobs), "distribution" (v2 deletes only; blobs are left to its garbage collector), or "auto" to detect it.`)
+}
+
+// restConfig loads --kubeconfig when given, else the in-cluster configuration, else the usual
+// kubeconfig ($KUBECONFIG or ~/.kube/config).
+func (c *clusterFlags) restConfig() (*rest.Config, error) {
+	if c.kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("failed to load --kubeconfig %s: %w", c.kubeconfig, err)
+		}
+		return cfg, nil
+	}
+	cfg, err := rest.InClusterConfig()
+	if err == nil {
+		return cfg, nil
+	}
+	if !errors.Is(err, rest.ErrNotInCluster) {
+		return nil, fmt.Errorf("failed to load the in-cluster configuration: %w", err)
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("failed to load a kubeconfig (pass --kubeconfig): %w", err)
+	}
+	return cfg, nil
+}
+
+// runLive lists the cluster into a temporary index, plans, and deletes through the describing
+// deleters: they print oc's lines and, with --confirm, call the image API and the registry.
+func (o *pruneImagesOptions) runLive(ctx context.Context, s Streams, opts pruner.Options, plan planFunc) error {
+	cfg, err := o.cluster.restConfig()
+	if err != nil {
+		return err
+	}
+	cfg.QPS, cfg.Burst = apiQPS, apiQPS
+	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		return fmt.Errorf("failed to create a client of the cluster: %w", err)
+	}
+	listing, err := pruner.ListCluster(ctx, c, pruner.ListOptions{Progress: s.Err})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = listing.Close() }()
+	p, err := plan(listing.Reader)
+	if err != nil {
+		return err
+	}
+	structured := o.output != outputText
+	out := s.Out
+	if structured {
+		out = io.Discard
+	}
+	ex := &pruner.Executor{Workers: 1, Reader: listing.Reader}
+	var real *pruner.Deleters
+	if opts.Confirm {
+		if real, err = o.realDeleters(ctx, s, cfg, c, listing, opts, p); err != nil {
+			return err
+		}
+		ex.Workers = opts.Workers()
+	}
+	ex.Deleters = pruner.NewDescribingDeleters(out, s.Err, real)
+	done, execErr := ex.Execute(ctx, p)
+	if structured {
+		report := done.Report()
+		report.DryRun = !opts.Confirm
+		if err := printStructured(s.Out, o.output, report); err != nil {
+			return errors.Join(err, execErr)
+		}
+		return execErr
+	}
+	fmt.Fprintf(s.Out, "Summary: %s\n", done.Summary())
+	return execErr
+}
+
+// realDeleters builds the image API deleters and, when the plan has registry work, connects
+// to the registry (a ping before the first delete: a registry that cannot be reached fails
+// the prune before anything is deleted).
+func (o *pruneImagesOptions) realDeleters(ctx context.Context, s Streams, cfg *rest.Config, c client.Client,
+	listing *pruner.Listing, opts pruner.Options, p *pruner.Plan) (*pruner.Deleters, error) {
+	api := &pruner.ImageAPI{Client: c, Names: listing.ImageNames}
+	d := pruner.Deleters{Streams: api, Images: api}
+	if !hasRegistryWork(p) {
+		return &d, nil
+	}
+	rc, err := o.connectRegistry(ctx, cfg, listing.Reader, opts)
+	if err != nil {
+		return nil, err
+	}
+	if rc.Dialect() == registry.DialectDistribution {
+		fmt.Fprintf(s.Err, "note: the registry at %s has no /admin API (a distribution registry): blobs are left to its garbage collector\n", rc.URL())
+	}
+	d = d.WithRegistry(rc)
+	return &d, nil
+}
+
+// connectRegistry finds the registry (--registry-url, or as oc does from the images) and
+// connects with the user's token and the CAs the user trusts.
+func (o *pruneImagesOptions) connectRegistry(ctx context.Context, cfg *rest.Config, r model.Reader, opts pruner.Options) (*registry.Client, error) {
+	host, fromFlag := opts.RegistryURL, opts.RegistryURL != ""
+	if host == "" {
+		var err error
+		if host, err = pruner.RegistryHost(ctx, r); err != nil {
+			return nil, fmt.Errorf("unable to find the remote registry host: %w", err)
+		}
+	}
+	token := cfg.BearerToken
+	if token == "" && cfg.BearerTokenFile != "" {
+		data, err := os.ReadFile(cfg.BearerTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("failed to read the token file of the kubeconfig: %w", err)
+		}
+		token = strings.TrimSpace(string(data))
+	}
+	dialect, err := registry.ParseDialect(o.cluster.dialect)
+	if err != nil {
+		return nil, err
+	}
+	return registry.Connect(ctx, registry.Options{
+		Host: host, HostFromFlag: fromFlag, Token: token, CAFile: opts.CertificateAuthority,
+		CAData: trustedCAs(cfg), ForceInsecure: opts.ForceInsecure, InsecureKubeconfig: cfg.Insecure,
+		Dialect: dialect,
+	})
+}
+
+// trustedCAs are the kubeconfig's CA and, in a pod, the service CA.
+func trustedCAs(cfg *rest.Config) [][]byte {
+	var cas [][]byte
+	if len(cfg.CAData) > 0 {
+		cas = append(cas, cfg.CAData)
+	}
+	for _, f := range []string{cfg.CAFile, serviceCAFile} {
+		if f == "" {
+			continue
+		}
+		if data, err := os.ReadFile(f); err == nil {
+			cas = append(cas, data)
+		}
+	}
+	return cas
+}
+
+// hasRegistryWork reports whether the plan deletes anything from the registry.
+func hasRegistryWork(p *pruner.Plan) bool {
+	for _, sp := range p.Streams {
+		if len(sp.LayerLinks) > 0 || len(sp.ManifestLinks) > 0 {
+			return true
+		}
+	}
+	for _, ip := range p.Images {
+		if len(ip.Blobs) > 0 {
+			return true
+		}
+	}
+	return false
+}

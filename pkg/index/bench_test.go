@@ -1,0 +1,386 @@
+package index
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pruneguard/pruneguard/pkg/model"
+)
+
+// Benchmarks for the targets of issue 3, run by `go test -bench . ./pkg/index/` (make bench).
+// They are skipped with -short. The large fixtures are built once per run with a rebuild
+// (WriteBatch) under one temporary directory that TestMain removes.
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	fixtures.cleanup()
+	os.Exit(code)
+}
+
+type fixtureCache struct {
+	mu   sync.Mutex
+	root string
+	dirs map[string]string
+}
+
+var fixtures = &fixtureCache{dirs: map[string]string{}}
+
+// dir returns the directory of the named fixture, building it on first use.
+func (c *fixtureCache) dir(b *testing.B, name string, build func(*Rebuild) error) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d, ok := c.dirs[name]; ok {
+		return d
+	}
+	if c.root == "" {
+		root, err := os.MkdirTemp("", "pruneguard-index-bench-")
+		must(b, err)
+		c.root = root
+	}
+	dir := filepath.Join(c.root, name)
+	start := time.Now()
+	ix, err := Open(Options{Dir: dir})
+	must(b, err)
+	ctx := context.Background()
+	rb, err := ix.BeginRebuild(ctx)
+	must(b, err)
+	must(b, build(rb))
+	must(b, rb.Finish(ctx))
+	must(b, ix.Close())
+	b.Logf("built fixture %s in %s", name, time.Since(start).Round(time.Millisecond))
+	c.dirs[name] = dir
+	return dir
+}
+
+func (c *fixtureCache) cleanup() {
+	if c.root != "" {
+		_ = os.RemoveAll(c.root)
+	}
+}
+
+const (
+	lookupImages  = 200_000
+	lookupObjects = 500_000 // two references each: 1,000,000 references
+	sizeImages    = 200_000
+	sizePods      = 100_000
+	sizeStreams   = 10_000 // 20 items each: every image is held by one stream item
+)
+
+func benchDigest(kind string, i int) string { return digestOf(kind + strconv.Itoa(i)) }
+
+// benchPod is a pod of namespace ns-(i%1000) with references to two images of its stream.
+func benchPod(i, gen int, imageOf func(int) int) model.Object {
+	ns := fmt.Sprintf("ns-%d", i%1000)
+	repo := fmt.Sprintf("%s/is-%d", ns, i%sizeStreams)
+	o := model.Object{Key: model.ObjectKey{Kind: model.KindPod, Namespace: ns, Name: fmt.Sprintf("app-%d-7f9c6d5b8-x%d", i, gen)},
+		UID: fmt.Sprintf("9f1c2d3e-%08d-4a5b-8c7d-%012d", i, gen), ResourceVersion: strconv.Itoa(gen),
+		Created: t0, Phase: "Running"}
+	for j, c := range []string{"app", "sidecar"} {
+		d := benchDigest("image", imageOf(i*2+j+gen))
+		o.Refs = append(o.Refs, model.Ref{FieldPath: "spec.containers[" + c + "].image", Container: c,
+			Kind: model.RefDockerImage, Raw: "image-registry.openshift-image-registry.svc:5000/" + repo + "@" + d,
+			Repo: repo, Digest: d})
+	}
+	return o
+}
+
+func buildLookupFixture(rb *Rebuild) error {
+	for i := range lookupObjects {
+		o := benchPod(i, 0, func(n int) int { return (n * 7919) % lookupImages })
+		o.Key.Name = fmt.Sprintf("app-%d", i)
+		if err := rb.PutObject(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// benchImage is image i of stream i/20: five layers, two from a pool shared by all images.
+func benchImage(i int) model.Image {
+	d := benchDigest("image", i)
+	img := model.Image{Digest: d, Created: t0, Managed: true, Size: 5 << 20,
+		DockerImageReference: fmt.Sprintf("image-registry.openshift-image-registry.svc:5000/ns-%d/is-%d@%s", (i/20)%1000, i/20, d),
+		ManifestMediaType:    "application/vnd.docker.distribution.manifest.v2+json",
+		Config:               benchDigest("config", i)}
+	for j := range 5 {
+		blob := benchDigest("layer", i*3+j)
+		if j < 2 {
+			blob = benchDigest("base", (i+j)%100)
+		}
+		img.Layers = append(img.Layers, model.Blob{Digest: blob, Size: 1 << 20,
+			MediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip"})
+	}
+	return img
+}
+
+func benchStream(s int) model.Stream {
+	st := model.Stream{Namespace: fmt.Sprintf("ns-%d", s%1000), Name: fmt.Sprintf("is-%d", s), Created: t0, ResourceVersion: "1"}
+	for tag := range 2 {
+		t := model.Tag{Name: []string{"latest", "stable"}[tag]}
+		for pos := range 10 {
+			img := s*20 + tag*10 + pos
+			t.Items = append(t.Items, model.TagItem{Image: benchDigest("image", img), Created: t0,
+				DockerImageReference: benchImage(img).DockerImageReference, Generation: int64(pos + 1)})
+		}
+		st.Tags = append(st.Tags, t)
+	}
+	return st
+}
+
+func buildSizeFixture(rb *Rebuild) error {
+	for i := range sizeImages {
+		if err := rb.PutImage(benchImage(i)); err != nil {
+			return err
+		}
+	}
+	for s := range sizeStreams {
+		if err := rb.PutStream(benchStream(s)); err != nil {
+			return err
+		}
+	}
+	for i := range sizePods {
+		// A pod of stream s references images of that stream.
+		o := benchPod(i, 0, func(n int) int { return (i%sizeStreams)*20 + n%20 })
+		o.Refs[1] = tagRef("spec.containers[sidecar].image", o.Refs[0].Repo, "latest")
+		if err := rb.PutObject(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func skipShort(b *testing.B) {
+	if testing.Short() {
+		b.Skip("large fixture; skipped with -short")
+	}
+}
+
+// BenchmarkApply measures the tracker's write path: batches of 1,000 pod updates applied with
+// Apply over 100,000 pods. "moving-refs": every update changes a reference (old entry out, new
+// in; the worst case). "status-only": phase and resource version change, references do not
+// (most watch events). Target: >= 50,000 objects/s.
+func BenchmarkApply(b *testing.B) {
+	for _, moving := range []bool{true, false} {
+		name := map[bool]string{true: "moving-refs", false: "status-only"}[moving]
+		b.Run(name, func(b *testing.B) { benchmarkApply(b, moving) })
+	}
+}
+
+func benchmarkApply(b *testing.B, moving bool) {
+	ix, _ := openTest(b)
+	ctx := context.Background()
+	const keys, batch = 100_000, 1_000
+	base := make([]model.Object, keys)
+	for i := range base {
+		base[i] = benchPod(i, 0, func(n int) int { return n % lookupImages })
+	}
+	digests := make([]string, 4096)
+	for i := range digests {
+		digests[i] = benchDigest("image", i)
+	}
+	ops := make([]Op, 0, batch)
+	cpu := processCPU()
+	b.ResetTimer()
+	for i := range b.N {
+		o := base[i%keys]
+		o.ResourceVersion = strconv.Itoa(i)
+		o.Phase = []string{"Pending", "Running"}[i/keys%2]
+		if moving {
+			o.Refs = append([]model.Ref(nil), o.Refs...)
+			o.Refs[0].Digest = digests[i%len(digests)]
+		}
+		ops = append(ops, PutObject(o))
+		if len(ops) == batch || i == b.N-1 {
+			if err := ix.Apply(ctx, ops...); err != nil {
+				b.Fatal(err)
+			}
+			ops = ops[:0]
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "objects/s")
+	// The machine is shared: wall-clock rates fall when other processes run. CPU time per
+	// object (this process, all threads, compactions included) does not.
+	b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/object")
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkLookupDigest measures "who references digest D" with 1,000,000 references
+// indexed. Target: median <= 50 µs.
+func BenchmarkLookupDigest(b *testing.B) {
+	skipShort(b)
+	dir := fixtures.dir(b, "lookup", buildLookupFixture)
+	ix, err := Open(Options{Dir: dir})
+	must(b, err)
+	defer func() { _ = ix.Close() }()
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(1, 2))
+	durations := make([]time.Duration, 0, b.N)
+	found := 0
+	b.ResetTimer()
+	for range b.N {
+		d := benchDigest("image", r.IntN(lookupImages))
+		start := time.Now()
+		rs, err := ix.ReferrersOfDigest(ctx, "", d)
+		durations = append(durations, time.Since(start))
+		if err != nil {
+			b.Fatal(err)
+		}
+		found += len(rs)
+	}
+	b.StopTimer()
+	if found == 0 {
+		b.Fatal("lookups found no referrers")
+	}
+	reportLatency(b, durations)
+	b.ReportMetric(float64(found)/float64(b.N), "referrers/lookup")
+}
+
+func reportLatency(b *testing.B, ds []time.Duration) {
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	b.ReportMetric(float64(ds[len(ds)/2].Nanoseconds())/1e3, "µs-median")
+	b.ReportMetric(float64(ds[len(ds)*99/100].Nanoseconds())/1e3, "µs-p99")
+}
+
+// BenchmarkDiskSize reports the on-disk size of an index of 200,000 images (in 10,000
+// streams) and 100,000 pods, after a rebuild and a close. Target: <= 1 GiB. Its loop times
+// mixed lookups on that index.
+func BenchmarkDiskSize(b *testing.B) {
+	skipShort(b)
+	dir := fixtures.dir(b, "size", buildSizeFixture)
+	usage, err := DirUsage(dir)
+	must(b, err)
+	var bytes, allocated int64
+	for _, u := range usage {
+		bytes += u.Bytes
+		allocated += u.Allocated
+	}
+	ix, err := Open(Options{Dir: dir})
+	must(b, err)
+	defer func() { _ = ix.Close() }()
+	r := rand.New(rand.NewPCG(3, 4))
+	b.ResetTimer()
+	for range b.N {
+		must(b, mixedLookup(ix, r))
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(allocated), "disk-bytes")
+	b.ReportMetric(float64(allocated)/(1<<20), "disk-MiB")
+	b.ReportMetric(float64(usage["sst"].Allocated)/(1<<20), "sst-MiB")
+	b.ReportMetric(float64(usage["vlog"].Allocated)/(1<<20), "vlog-MiB")
+}
+
+// mixedLookup asks one of the questions the pruner and the webhook ask.
+func mixedLookup(ix *Index, r *rand.Rand) error {
+	ctx := context.Background()
+	img := r.IntN(sizeImages)
+	stream := img / 20
+	repo := fmt.Sprintf("ns-%d/is-%d", stream%1000, stream)
+	var err error
+	switch r.IntN(6) {
+	case 0:
+		_, err = ix.ReferrersOfDigest(ctx, "", benchDigest("image", img))
+	case 1:
+		_, err = ix.ReferrersOfTag(ctx, repo, "latest")
+	case 2:
+		_, _, err = ix.Image(ctx, benchDigest("image", img))
+	case 3:
+		_, err = ix.BlobCount(ctx, repo, benchDigest("base", img%100))
+	case 4:
+		_, err = ix.StreamItemsOfImage(ctx, "", benchDigest("image", img))
+	default:
+		_, _, err = ix.Object(ctx, benchPod(r.IntN(sizePods), 0, func(int) int { return 0 }).Key)
+	}
+	return err
+}
+
+const rssDirEnv = "PRUNEGUARD_INDEX_RSS_DIR"
+
+// BenchmarkServeRSS reports the resident memory of a separate process that opens the
+// BenchmarkDiskSize index and serves 300,000 mixed lookups (peak and final VmRSS). A child
+// process keeps the fixture build's memory out of the figure. Target: <= 300 MiB.
+func BenchmarkServeRSS(b *testing.B) {
+	skipShort(b)
+	dir := fixtures.dir(b, "size", buildSizeFixture)
+	var rss, hwm float64
+	for range b.N {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestServeRSSChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), rssDirEnv+"="+dir)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("rss child: %v\n%s", err, out)
+		}
+		rss, hwm = parseRSS(b, string(out))
+	}
+	b.ReportMetric(rss/1024, "rss-MiB")
+	b.ReportMetric(hwm/1024, "peak-rss-MiB")
+}
+
+func parseRSS(b *testing.B, out string) (rss, hwm float64) {
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "rss-kib" {
+			rss, _ = strconv.ParseFloat(f[1], 64)
+			hwm, _ = strconv.ParseFloat(f[2], 64)
+			return rss, hwm
+		}
+	}
+	b.Fatalf("no rss line in child output:\n%s", out)
+	return 0, 0
+}
+
+// TestServeRSSChild is BenchmarkServeRSS's child.
+func TestServeRSSChild(t *testing.T) {
+	dir := os.Getenv(rssDirEnv)
+	if dir == "" {
+		t.Skip("runs only as the child of BenchmarkServeRSS")
+	}
+	ix, err := Open(Options{Dir: dir})
+	must(t, err)
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 300_000 {
+		must(t, mixedLookup(ix, r))
+	}
+	rss, hwm := readVmRSS(t)
+	fmt.Printf("rss-kib %d %d\n", rss, hwm)
+	must(t, ix.Close())
+}
+
+// readVmRSS returns VmRSS and VmHWM (peak) of this process in KiB.
+func readVmRSS(t testing.TB) (rss, hwm int64) {
+	f, err := os.Open("/proc/self/status")
+	must(t, err)
+	defer func() { _ = f.Close() }()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		switch fields[0] {
+		case "VmRSS:":
+			rss, _ = strconv.ParseInt(fields[1], 10, 64)
+		case "VmHWM:":
+			hwm, _ = strconv.ParseInt(fields[1], 10, 64)
+		}
+	}
+	return rss, hwm
+}
