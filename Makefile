@@ -45,6 +45,8 @@ export PRUNEGUARD_BIN_DIR := $(BIN)
 # Test knobs: FUZZTIME is how long each fuzz target runs in `make test`.
 FUZZTIME   ?= 10s
 TEST_FLAGS ?=
+# BENCH selects the benchmarks `make bench` runs (a go test -bench regexp).
+BENCH      ?= .
 
 ##@ General
 
@@ -104,8 +106,14 @@ helm-test: tools ## Render the chart and dry-run every object against a real API
 	$(GO) test -count=1 ./charts/...
 
 .PHONY: bench
-bench: tools ## Run the benchmarks and print what they measured.
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+bench: tools ## Run every benchmark at sizes S, M and L; print and write the report (bench/results/).
+	@mkdir -p bench/results
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 1x -timeout 120m ./... | tee bench/results/bench-output.txt
+	$(GO) run ./bench/cmd/report -in bench/results/bench-output.txt -out bench/results
+
+.PHONY: bench-quick
+bench-quick: tools ## Run the benchmarks at size S only (a few minutes) and write the report.
+	@$(MAKE) --no-print-directory bench BENCH='.*/size=S|^Benchmark[^/]*$$'
 
 ##@ Tools
 
