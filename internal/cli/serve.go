@@ -1,14 +1,176 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
 
-func newServeCommand(s Streams) *cobra.Command {
-	return &cobra.Command{
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
+	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/pruneguard/pruneguard/pkg/server"
+	"github.com/pruneguard/pruneguard/webhook"
+)
+
+// Pruning modes of --pruning.
+const (
+	pruningOff        = "off"
+	pruningContinuous = "continuous"
+)
+
+// serveOptions are the flags of "serve".
+type serveOptions struct {
+	kubeconfig              string
+	dataDir                 string
+	webhookPort             int
+	certDir                 string
+	metricsBindAddress      string
+	healthProbeBindAddress  string
+	leaderElect             bool
+	leaderElectionID        string
+	leaderElectionNamespace string
+	pendingTTL              time.Duration
+	verbosity               int
+	pruning                 string
+	// The chart's self-managed certificate mode (without cert-manager).
+	selfSignedCerts      bool
+	certSecret           string
+	webhookConfiguration string
+	webhookService       string
+	// policy are the continuous pruner's flags; parsed so the chart's arguments are accepted.
+	policy policyFlags
+}
+
+// serveConfig is what validated serve flags resolve to.
+type serveConfig struct {
+	// Kubeconfig is --kubeconfig; runServe loads the REST config from it.
+	Kubeconfig string
+	Server     server.Options
+	Verbosity  int
+}
+
+// serveFunc runs the server; tests replace it to check flag parsing without starting anything.
+type serveFunc func(ctx context.Context, s Streams, c serveConfig) error
+
+func newServeCommand(s Streams) *cobra.Command { return newServeCommandWith(s, runServe) }
+
+func newServeCommandWith(s Streams, run serveFunc) *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the webhook, the tracker and the continuous pruner",
 		Long: `serve runs pruneguard in the cluster: the admission webhook that records image references as
 objects are created and refuses references to images being pruned, the informers that keep the
-reference index equal to the cluster, and, on the leader, the continuous pruner.`,
-		RunE: func(*cobra.Command, []string) error { return errPlanned("serve") },
+reference index equal to the cluster, and, on the leader, the continuous pruner.
+
+The index lives in --data-dir. With an index persisted there (a PVC), serve catches up with what
+changed while it was down; without one it builds the index from a full list. /readyz on
+--health-probe-bind-address turns ready once the index is in sync; /healthz answers as long as
+the process runs. Metrics (pruneguard_*) are served at /metrics on --metrics-bind-address.`,
+		Example: `  # Outside a cluster, against the current kubeconfig, with certificates from cert-manager copied locally
+  pruneguard serve --data-dir /var/lib/pruneguard --cert-dir ./tls
+
+  # As the chart runs it
+  pruneguard serve --data-dir=/var/lib/pruneguard --webhook-port=9443 --cert-dir=/etc/pruneguard/tls \
+    --metrics-bind-address=:8080 --health-probe-bind-address=:8081 --leader-elect`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := o.validate()
+			if err != nil {
+				return err
+			}
+			return run(cmd.Context(), s, c)
+		},
 	}
+	o.register(cmd)
+	return cmd
+}
+
+func (o *serveOptions) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "Path to a kubeconfig. Default: the in-cluster service account, then $KUBECONFIG or ~/.kube/config.")
+	f.StringVar(&o.dataDir, "data-dir", "", "Directory of the reference index (Badger). Required. Keep it on a volume that survives restarts for a fast start.")
+	f.IntVar(&o.webhookPort, "webhook-port", server.DefaultWebhookPort, "Port of the admission webhook (TLS).")
+	f.StringVar(&o.certDir, "cert-dir", "", "Directory holding the webhook's tls.crt and tls.key; renewed files are picked up without a restart. Required.")
+	f.StringVar(&o.metricsBindAddress, "metrics-bind-address", server.DefaultMetricsBindAddress, `Address of the metrics endpoint; "0" disables it.`)
+	f.StringVar(&o.healthProbeBindAddress, "health-probe-bind-address", server.DefaultHealthProbeBindAddress, `Address of /healthz and /readyz; "0" disables them.`)
+	f.BoolVar(&o.leaderElect, "leader-elect", false, "Run the pruner only on the replica holding a Lease; the webhook and the tracker run on every replica.")
+	f.StringVar(&o.leaderElectionID, "leader-election-id", server.DefaultLeaderElectionID, "Name of the Lease.")
+	f.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "Namespace of the Lease. Default: $POD_NAMESPACE, else the service account's namespace.")
+	f.DurationVar(&o.pendingTTL, "pending-ttl", webhook.DefaultPendingTTL, "How long a reference recorded at admission protects its image without the object appearing in a watch (another admission plugin may have refused it).")
+	f.IntVarP(&o.verbosity, "verbosity", "v", 0, "Log verbosity: 0 logs what an operator acts on, 1 adds debugging detail, 2 adds Badger's.")
+	f.StringVar(&o.pruning, "pruning", pruningOff, `Pruning mode: "off" (track references only) or "continuous" (prune on the leader).`)
+	f.BoolVar(&o.selfSignedCerts, "self-signed-certs", false, "Issue and rotate the webhook certificate without cert-manager.")
+	f.StringVar(&o.certSecret, "cert-secret", "", "Secret of the self-signed webhook certificate.")
+	f.StringVar(&o.webhookConfiguration, "webhook-configuration", "", "ValidatingWebhookConfiguration whose CA bundle the self-signed mode maintains.")
+	f.StringVar(&o.webhookService, "webhook-service", "", "Service name the self-signed certificate is issued for.")
+	o.policy.register(cmd)
+}
+
+// validate checks the flags and resolves them (without loading the REST config, which the run
+// function does, so that validation stays free of side effects).
+func (o *serveOptions) validate() (serveConfig, error) {
+	switch {
+	case o.dataDir == "":
+		return serveConfig{}, errors.New("--data-dir is required: the directory of the reference index")
+	case o.certDir == "":
+		return serveConfig{}, errors.New("--cert-dir is required: the directory holding the webhook's tls.crt and tls.key")
+	case o.webhookPort <= 0 || o.webhookPort > 65535:
+		return serveConfig{}, fmt.Errorf("invalid --webhook-port %d: want 1-65535", o.webhookPort)
+	case o.pendingTTL <= 0:
+		return serveConfig{}, fmt.Errorf("invalid --pending-ttl %s: want a positive duration such as 2m", o.pendingTTL)
+	case o.pruning != pruningOff && o.pruning != pruningContinuous:
+		return serveConfig{}, fmt.Errorf("invalid --pruning %q: want %q or %q", o.pruning, pruningOff, pruningContinuous)
+	case o.pruning == pruningContinuous:
+		return serveConfig{}, &ExitError{Code: 3, Err: errors.New("--pruning=continuous is not available in this build yet; run with --pruning=off")}
+	case o.selfSignedCerts:
+		return serveConfig{}, &ExitError{Code: 3, Err: errors.New("--self-signed-certs is not available in this build yet; install cert-manager (the chart's certManager.enabled=true)")}
+	}
+	return serveConfig{Kubeconfig: o.kubeconfig, Verbosity: o.verbosity, Server: server.Options{
+		DataDir:                 o.dataDir,
+		WebhookPort:             o.webhookPort,
+		CertDir:                 o.certDir,
+		MetricsBindAddress:      o.metricsBindAddress,
+		HealthProbeBindAddress:  o.healthProbeBindAddress,
+		LeaderElect:             o.leaderElect,
+		LeaderElectionID:        o.leaderElectionID,
+		LeaderElectionNamespace: o.leaderElectionNamespace,
+		PendingTTL:              o.pendingTTL,
+	}}, nil
+}
+
+// runServe loads the configuration, sets up logging and runs the server until ctx is done.
+func runServe(ctx context.Context, s Streams, c serveConfig) error {
+	log := newLogger(s, c.Verbosity)
+	// controller-runtime and client-go log through process-wide loggers; route them to ours.
+	ctrllog.SetLogger(log)
+	klog.SetLogger(log)
+	cfg, err := server.LoadConfig(c.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	o := c.Server
+	o.Config, o.Logger = cfg, log
+	srv, err := server.New(o)
+	if err != nil {
+		return err
+	}
+	log.Info("serving", "dataDir", o.DataDir, "webhookPort", o.WebhookPort, "index", srv.Index().Status().String())
+	return srv.Run(ctx)
+}
+
+// newLogger returns a logger writing one JSON object per line to s.Err at the given verbosity.
+func newLogger(s Streams, verbosity int) logr.Logger {
+	var mu sync.Mutex
+	return funcr.NewJSON(func(obj string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintln(s.Err, obj)
+	}, funcr.Options{LogTimestamp: true, Verbosity: verbosity})
 }
