@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/discovery"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/pruneguard/pruneguard/pkg/index"
-	"github.com/pruneguard/pruneguard/pkg/scheme"
 	"github.com/pruneguard/pruneguard/pkg/server"
 	"github.com/pruneguard/pruneguard/tracker"
 )
@@ -63,30 +61,14 @@ watched) are not compared. It exits 0 when there is no difference and 1 when the
 }
 
 func (o *indexVerifyOptions) run(ctx context.Context, s Streams) error {
-	ix, err := openIndexReadOnly(o.dataDir)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = ix.Close() }()
 	cfg, err := server.LoadConfig(o.kubeconfig)
 	if err != nil {
 		return err
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
-	if err != nil {
-		return fmt.Errorf("failed to create an API client: %w", err)
+	lines, err := server.VerifyDataDir(ctx, cfg, o.dataDir, o.maxLines, logr.Discard())
+	if errors.Is(err, server.ErrIndexNotUsable) {
+		return &ExitError{Code: 2, Err: err}
 	}
-	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return fmt.Errorf("failed to create a discovery client: %w", err)
-	}
-	scratch, err := os.MkdirTemp("", "pruneguard-verify-")
-	if err != nil {
-		return fmt.Errorf("failed to create a scratch directory: %w", err)
-	}
-	lines, err := tracker.Verify(ctx, tracker.VerifyOptions{
-		Client: c, Discovery: disc, Index: ix, ScratchDir: scratch, MaxLines: o.maxLines,
-	})
 	if err != nil {
 		return err
 	}
@@ -98,22 +80,6 @@ func (o *indexVerifyOptions) run(ctx context.Context, s Streams) error {
 	}
 	fmt.Fprintln(s.Err, "the index matches the cluster")
 	return nil
-}
-
-// openIndexReadOnly opens an index for reading, refusing one that would need a rebuild.
-func openIndexReadOnly(dir string) (*index.Index, error) {
-	if _, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("no index in --data-dir %s: %w", dir, err)
-	}
-	ix, err := index.Open(index.Options{Dir: dir, ReadOnly: true})
-	if err != nil {
-		return nil, fmt.Errorf("%w (is serve running with this directory? stop it, or pass a copy)", err)
-	}
-	if st := ix.Status(); st.NeedsRebuild() {
-		_ = ix.Close()
-		return nil, &ExitError{Code: 2, Err: fmt.Errorf("the index in %s is not usable (%s); serve rebuilds it when it starts", dir, st)}
-	}
-	return ix, nil
 }
 
 // indexStatsOptions are the flags of "index stats".

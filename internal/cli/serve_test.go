@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pruneguard/pruneguard/pkg/index"
+	"github.com/pruneguard/pruneguard/pkg/model"
+)
+
+func TestServeFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr string
+		check   func(t *testing.T, c serveConfig)
+	}{
+		{name: "the chart's arguments resolve to the server's options",
+			args: []string{"--data-dir=/var/lib/pruneguard", "--webhook-port=9443", "--cert-dir=/etc/pruneguard/tls",
+				"--metrics-bind-address=:8080", "--health-probe-bind-address=:8081", "--leader-elect", "--leader-election-id=pg-lease",
+				"--pruning=off", "--kubeconfig=/k", "--pending-ttl=3m", "-v=1"},
+			check: func(t *testing.T, c serveConfig) {
+				o := c.Server
+				if o.DataDir != "/var/lib/pruneguard" || o.WebhookPort != 9443 || o.CertDir != "/etc/pruneguard/tls" ||
+					o.MetricsBindAddress != ":8080" || o.HealthProbeBindAddress != ":8081" || !o.LeaderElect ||
+					o.LeaderElectionID != "pg-lease" || o.PendingTTL != 3*time.Minute || c.Kubeconfig != "/k" || c.Verbosity != 1 {
+					t.Errorf("resolved %+v", c)
+				}
+			}},
+		{name: "defaults are the chart's ports and a two-minute pending TTL",
+			args: []string{"--data-dir=/d", "--cert-dir=/c"},
+			check: func(t *testing.T, c serveConfig) {
+				o := c.Server
+				if o.WebhookPort != 9443 || o.MetricsBindAddress != ":8080" || o.HealthProbeBindAddress != ":8081" || o.PendingTTL != 2*time.Minute || o.LeaderElect {
+					t.Errorf("defaults %+v", o)
+				}
+			}},
+		{name: "the data directory is required", args: []string{"--cert-dir=/c"}, wantErr: "--data-dir is required"},
+		{name: "the certificate directory is required", args: []string{"--data-dir=/d"}, wantErr: "--cert-dir is required"},
+		{name: "a port out of range is refused", args: []string{"--data-dir=/d", "--cert-dir=/c", "--webhook-port=70000"}, wantErr: "invalid --webhook-port"},
+		{name: "a non-positive pending TTL is refused", args: []string{"--data-dir=/d", "--cert-dir=/c", "--pending-ttl=0s"}, wantErr: "invalid --pending-ttl"},
+		{name: "continuous pruning says it is not built yet", args: []string{"--data-dir=/d", "--cert-dir=/c", "--pruning=continuous"}, wantErr: "not available in this build yet"},
+		{name: "an unknown pruning mode is refused", args: []string{"--data-dir=/d", "--cert-dir=/c", "--pruning=sometimes"}, wantErr: "invalid --pruning"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got *serveConfig
+			run := func(_ context.Context, _ Streams, c serveConfig) error { got = &c; return nil }
+			var out, errOut strings.Builder
+			cmd := newServeCommandWith(Streams{Out: &out, Err: &errOut}, run)
+			cmd.SetArgs(tc.args)
+			cmd.SetOut(&out)
+			cmd.SetErr(&errOut)
+			err := cmd.ExecuteContext(context.Background())
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || got != nil {
+					t.Fatalf("err %v (ran: %v), want one containing %q and nothing run", err, got != nil, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got == nil {
+				t.Fatalf("err %v, ran %v", err, got != nil)
+			}
+			tc.check(t, *got)
+		})
+	}
+}
+
+func TestIndexVerifyNeedsADataDir(t *testing.T) {
+	var out, errOut strings.Builder
+	code := Main(context.Background(), Streams{Out: &out, Err: &errOut}, []string{"index", "verify"})
+	if code == 0 || !strings.Contains(errOut.String(), "--data-dir is required") {
+		t.Errorf("exit %d, stderr %q; want a failure naming --data-dir", code, errOut.String())
+	}
+	code = Main(context.Background(), Streams{Out: &out, Err: &errOut}, []string{"index", "stats", "--data-dir", t.TempDir() + "/none"})
+	if code == 0 || !strings.Contains(errOut.String(), "no index") {
+		t.Errorf("stats of a missing directory: exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+func TestIndexStatsPrintsKeyCounts(t *testing.T) {
+	dir := t.TempDir()
+	ix, err := index.Open(index.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := ix.BeginRebuild(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := model.Object{Key: model.ObjectKey{Kind: model.KindPod, Namespace: "ns", Name: "p"},
+		Refs: []model.Ref{{Kind: model.RefDockerImage, Raw: "r/ns/app:v1", Repo: "ns/app", Tag: "v1"}}}
+	if err := rb.PutObject(obj); err != nil {
+		t.Fatal(err)
+	}
+	if err := rb.Finish(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut strings.Builder
+	if code := Main(context.Background(), Streams{Out: &out, Err: &errOut}, []string{"index", "stats", "--data-dir", dir, "-o", "json"}); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var got statsView
+	if err := json.Unmarshal([]byte(out.String()), &got); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	if got.Status != "ready" || got.Keys["object"] != 1 || got.Keys["ref-by-tag"] != 1 {
+		t.Errorf("stats %+v, want ready with one object and one tag reference", got)
+	}
+}

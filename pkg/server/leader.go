@@ -1,0 +1,87 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+)
+
+// Lease timing: controller-runtime's defaults, which tolerate an API server hiccup of several
+// seconds without losing the lease and hand it over within ~15 s when a leader dies.
+const (
+	leaseDuration = 15 * time.Second
+	renewDeadline = 10 * time.Second
+	retryPeriod   = 2 * time.Second
+)
+
+// serviceAccountNamespace is where a pod finds its namespace.
+const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// runLeader runs OnLeader: directly without leader election, else while this replica holds
+// the Lease. Losing the Lease cancels OnLeader's context and the replica campaigns again; the
+// webhook and the tracker run on every replica whatever happens here.
+func (s *Server) runLeader(ctx context.Context) error {
+	work := s.o.OnLeader
+	if work == nil {
+		work = func(ctx context.Context) error { <-ctx.Done(); return nil }
+	}
+	if !s.o.LeaderElect {
+		return work(ctx)
+	}
+	le, err := s.elector(work)
+	if err != nil {
+		return err
+	}
+	for ctx.Err() == nil {
+		le.Run(ctx)
+	}
+	return nil
+}
+
+func (s *Server) elector(work func(context.Context) error) (*leaderelection.LeaderElector, error) {
+	ns := s.o.LeaderElectionNamespace
+	if ns == "" {
+		data, err := os.ReadFile(serviceAccountNamespace)
+		if err != nil {
+			return nil, errors.New("leader election needs a namespace: pass --leader-election-namespace when running outside a pod")
+		}
+		ns = strings.TrimSpace(string(data))
+	}
+	cs, err := kubernetes.NewForConfig(s.o.Config)
+	if err != nil {
+		return nil, fmt.Errorf("failed to create a client for leader election: %w", err)
+	}
+	host, _ := os.Hostname()
+	id := host + "_" + uuid.NewString()
+	log := s.o.Logger.WithName("leader")
+	return leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock: &resourcelock.LeaseLock{
+			LeaseMeta:  metav1.ObjectMeta{Namespace: ns, Name: s.o.LeaderElectionID},
+			Client:     cs.CoordinationV1(),
+			LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+		},
+		LeaseDuration:   leaseDuration,
+		RenewDeadline:   renewDeadline,
+		RetryPeriod:     retryPeriod,
+		ReleaseOnCancel: true,
+		Name:            s.o.LeaderElectionID,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(ctx context.Context) {
+				log.Info("became leader", "lease", ns+"/"+s.o.LeaderElectionID, "identity", id)
+				if err := work(ctx); err != nil && ctx.Err() == nil {
+					log.Error(err, "leader work failed")
+				}
+			},
+			OnStoppedLeading: func() { log.Info("stopped leading", "identity", id) },
+		},
+	})
+}

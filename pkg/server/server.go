@@ -1,0 +1,221 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/rest"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	chart "github.com/pruneguard/pruneguard/charts/pruneguard"
+	"github.com/pruneguard/pruneguard/pkg/index"
+	"github.com/pruneguard/pruneguard/pkg/scheme"
+	"github.com/pruneguard/pruneguard/tracker"
+	"github.com/pruneguard/pruneguard/webhook"
+)
+
+// Defaults of Options, matching the chart's values.
+const (
+	DefaultWebhookPort            = 9443
+	DefaultMetricsBindAddress     = ":8080"
+	DefaultHealthProbeBindAddress = ":8081"
+	DefaultLeaderElectionID       = "pruneguard-leader"
+	// Disabled as a bind address turns the endpoint off, as in controller-runtime.
+	Disabled = "0"
+)
+
+// Registry is where metrics are registered and read from: controller-runtime's registry in
+// production (so its webhook, cache and client metrics are served too), a fresh one in tests.
+type Registry interface {
+	prometheus.Registerer
+	prometheus.Gatherer
+}
+
+// Options configure a Server. Config and DataDir are required; CertDir is required unless
+// WebhookPort is negative (no webhook, as for a tracker-only replica in tests).
+type Options struct {
+	Config  *rest.Config
+	DataDir string
+	// WebhookHost and WebhookPort are where the TLS webhook listens ("" is every interface).
+	WebhookHost string
+	WebhookPort int
+	// CertDir holds tls.crt and tls.key, reloaded when they change.
+	CertDir string
+	// MetricsBindAddress and HealthProbeBindAddress are plain-HTTP listen addresses, or
+	// Disabled.
+	MetricsBindAddress     string
+	HealthProbeBindAddress string
+	// LeaderElect runs OnLeader only while this replica holds the Lease LeaderElectionID in
+	// LeaderElectionNamespace ("" means the service account's namespace).
+	LeaderElect             bool
+	LeaderElectionNamespace string
+	LeaderElectionID        string
+	// OnLeader is the leader's work (the continuous pruner); nil means none. Without
+	// LeaderElect it runs unconditionally.
+	OnLeader func(ctx context.Context) error
+	// PendingTTL is how long an admitted reference waits for its object to appear.
+	PendingTTL time.Duration
+	// Fence is consulted by the webhook; nil fences nothing.
+	Fence webhook.Fence
+	// Registry defaults to controller-runtime's metrics registry.
+	Registry Registry
+	Logger   logr.Logger
+	// Intervals of the tracker's discovery and pending sweep, and of the index size gauges;
+	// zero means each part's default.
+	DiscoveryInterval, SweepInterval, StatsInterval time.Duration
+}
+
+// Server is `pruneguard serve`: every part constructed, none running until Run.
+type Server struct {
+	o         Options
+	ix        *index.Index
+	tracker   *tracker.Tracker
+	committer *webhook.Committer
+	webhook   ctrlwebhook.Server
+	gauges    *indexGauges
+}
+
+// New opens the index in o.DataDir and builds every part. On error nothing is left open.
+func New(o Options) (*Server, error) {
+	if o.Config == nil || o.DataDir == "" {
+		return nil, errors.New("server: Config and DataDir are required")
+	}
+	if o.Registry == nil {
+		o.Registry = ctrlmetrics.Registry
+	}
+	if o.LeaderElectionID == "" {
+		o.LeaderElectionID = DefaultLeaderElectionID
+	}
+	ix, err := index.Open(index.Options{Dir: o.DataDir, Logger: o.Logger.WithName("index")})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{o: o, ix: ix}
+	if err := s.build(); err != nil {
+		return nil, errors.Join(err, ix.Close())
+	}
+	return s, nil
+}
+
+func (s *Server) build() error {
+	o := s.o
+	tm, err := tracker.NewMetrics(o.Registry)
+	if err != nil {
+		return err
+	}
+	if s.gauges, err = newIndexGauges(o.Registry, s.ix, o.StatsInterval, o.Logger); err != nil {
+		return err
+	}
+	s.tracker, err = tracker.New(tracker.Options{
+		Config: o.Config, Scheme: scheme.New(), Index: s.ix, Metrics: tm, Logger: o.Logger.WithName("tracker"),
+		DiscoveryInterval: o.DiscoveryInterval, SweepInterval: o.SweepInterval,
+	})
+	if err != nil {
+		return err
+	}
+	if o.WebhookPort < 0 {
+		return nil
+	}
+	if o.CertDir == "" {
+		return errors.New("server: CertDir is required to serve the webhook")
+	}
+	wm, err := webhook.NewMetrics(o.Registry)
+	if err != nil {
+		return err
+	}
+	spec, err := chart.Webhook()
+	if err != nil {
+		return err
+	}
+	log := o.Logger.WithName("webhook")
+	s.committer = webhook.NewCommitter(s.ix, log, func(n int) { wm.BatchSize.Observe(float64(n)) })
+	h := webhook.NewHandler(webhook.Options{Recorder: s.committer, Metrics: wm, Fence: o.Fence, PendingTTL: o.PendingTTL, Logger: log})
+	s.webhook = webhook.NewServer(webhook.ServerOptions{Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.CertDir, Path: spec.Path}, h)
+	return nil
+}
+
+// Index is the server's index, for in-process readers (tests, the audit API).
+func (s *Server) Index() *index.Index { return s.ix }
+
+// Synced reports whether the index has caught up with the cluster.
+func (s *Server) Synced() bool { return s.tracker.Synced() }
+
+// Run runs every part until ctx is done or one fails, then closes the index. Listeners are
+// bound before anything starts, so a port in use fails Run at once.
+func (s *Server) Run(ctx context.Context) (err error) {
+	defer func() { err = errors.Join(err, s.ix.Close()) }()
+	listeners, err := s.listen()
+	if err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	for _, l := range listeners {
+		g.Go(func() error { return serveHTTP(ctx, l.listener, l.handler) })
+	}
+	g.Go(func() error { return s.tracker.Run(ctx) })
+	g.Go(func() error { return s.ix.RunGC(ctx, index.DefaultGCInterval) })
+	g.Go(func() error { return s.gauges.run(ctx) })
+	if s.webhook != nil {
+		g.Go(func() error { return s.committer.Run(ctx) })
+		g.Go(func() error { return s.webhook.Start(ctx) })
+	}
+	if s.o.OnLeader != nil || s.o.LeaderElect {
+		g.Go(func() error { return s.runLeader(ctx) })
+	}
+	return g.Wait()
+}
+
+type boundListener struct {
+	listener net.Listener
+	handler  http.Handler
+}
+
+func (s *Server) listen() ([]boundListener, error) {
+	var out []boundListener
+	add := func(addr, what string, h http.Handler) error {
+		if addr == "" || addr == Disabled {
+			return nil
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("failed to listen on %s for %s: %w", addr, what, err)
+		}
+		out = append(out, boundListener{l, h})
+		return nil
+	}
+	err := add(s.o.MetricsBindAddress, "metrics", metricsHandler(s.o.Registry))
+	if err == nil {
+		err = add(s.o.HealthProbeBindAddress, "health probes", s.healthHandler())
+	}
+	if err != nil {
+		for _, l := range out {
+			_ = l.listener.Close()
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// serveHTTP serves h on l until ctx is done, then shuts down gracefully.
+func serveHTTP(ctx context.Context, l net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("HTTP server on %s stopped: %w", l.Addr(), err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	return nil
+}

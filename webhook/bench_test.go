@@ -1,0 +1,178 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/pruneguard/pruneguard/pkg/index"
+)
+
+// writeServingCert writes a self-signed certificate for 127.0.0.1 into dir and returns a pool
+// trusting it.
+func writeServingCert(t testing.TB, dir string) *x509.CertPool {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pruneguard-bench"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if err := os.WriteFile(filepath.Join(dir, CertName), certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, KeyName), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	return pool
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// BenchmarkHandlerTLS measures the handler alone, in process, over TLS on loopback: pod
+// CREATE reviews, each recording a pending record in a real Badger index through the group
+// commit, from 32 concurrent keep-alive clients (the API server keeps a pool of connections
+// to a webhook). It reports reviews per second and the client-side latency percentiles.
+func BenchmarkHandlerTLS(b *testing.B) {
+	dir := b.TempDir()
+	pool := writeServingCert(b, dir)
+	ix, err := index.Open(index.Options{Dir: filepath.Join(dir, "index")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ix.Close()
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := NewCommitter(ix, logr.Discard(), nil)
+	port := freePort(b)
+	srv := NewServer(ServerOptions{Host: "127.0.0.1", Port: port, CertDir: dir, Path: "/validate"},
+		NewHandler(Options{Recorder: c, Metrics: m, Logger: logr.Discard()}))
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = c.Run(ctx) }()
+	go func() { defer wg.Done(); _ = srv.Start(ctx) }()
+	defer func() { cancel(); wg.Wait() }()
+
+	const workers = 32
+	client := &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: workers, ForceAttemptHTTP2: false,
+	}}
+	url := fmt.Sprintf("https://127.0.0.1:%d/validate", port)
+	waitServing(b, client, url)
+
+	bodies := make([][]byte, 1000)
+	for i := range bodies {
+		bodies[i] = reviewOf(b, admissionv1.Create, pod(fmt.Sprintf("bench-%d", i), registry+"/shop/app:v1", registry+"/shop/side@"+digestA), nil, false)
+	}
+	total := 20000 * b.N
+	var next atomic.Int64
+	lat := make([][]time.Duration, workers)
+	b.ResetTimer()
+	start := time.Now()
+	var cw sync.WaitGroup
+	for w := range workers {
+		cw.Add(1)
+		go func() {
+			defer cw.Done()
+			for i := next.Add(1); i <= int64(total); i = next.Add(1) {
+				t0 := time.Now()
+				if err := post(client, url, bodies[i%int64(len(bodies))]); err != nil {
+					b.Error(err)
+					return
+				}
+				lat[w] = append(lat[w], time.Since(t0))
+			}
+		}()
+	}
+	cw.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "reviews/s")
+	b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(0, "ns/op")
+}
+
+func post(c *http.Client, url string, body []byte) error {
+	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(data, []byte(`"allowed":true`)) {
+		return fmt.Errorf("status %d: %s", resp.StatusCode, data)
+	}
+	return nil
+}
+
+func waitServing(b *testing.B, c *http.Client, url string) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := c.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("webhook server not serving: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
