@@ -22,7 +22,11 @@ type ServerOptions struct {
 	Port int
 	// CertDir holds tls.crt and tls.key. They are watched: a renewed certificate (cert-manager
 	// rotates it before expiry) is served from the next handshake on, without a restart.
+	// Unused when GetCertificate is set.
 	CertDir string
+	// GetCertificate, when set, supplies the certificate of every handshake (the self-signed
+	// keeper, or a watcher shared with the audit API's listener).
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	// Path is the handler's HTTP path (the chart's webhook rules file names it).
 	Path string
 }
@@ -39,6 +43,9 @@ func NewServer(o ServerOptions, h http.Handler) ctrlwebhook.Server {
 		KeyName:  KeyName,
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) {
 			c.MinVersion = tls.VersionTLS12
+			if o.GetCertificate != nil {
+				c.GetCertificate = o.GetCertificate
+			}
 		}},
 	})
 	srv.Register(o.Path, h)

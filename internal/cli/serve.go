@@ -40,6 +40,7 @@ type serveOptions struct {
 	pruning                 string
 	// The chart's self-managed certificate mode (without cert-manager).
 	selfSignedCerts      bool
+	metricsSecure        bool
 	certSecret           string
 	webhookConfiguration string
 	webhookService       string
@@ -106,6 +107,7 @@ func (o *serveOptions) register(cmd *cobra.Command) {
 	f.DurationVar(&o.pendingTTL, "pending-ttl", webhook.DefaultPendingTTL, "How long a reference recorded at admission protects its image without the object appearing in a watch (another admission plugin may have refused it).")
 	f.IntVarP(&o.verbosity, "verbosity", "v", 0, "Log verbosity: 0 logs what an operator acts on, 1 adds debugging detail, 2 adds Badger's.")
 	f.StringVar(&o.pruning, "pruning", pruningOff, `Pruning mode: "off" (track references only) or "continuous" (prune on the leader).`)
+	f.BoolVar(&o.metricsSecure, "metrics-secure", true, "Serve --metrics-bind-address over HTTPS with the audit API, authenticating callers (TokenReview) and authorising them (SubjectAccessReview); false serves plain-HTTP metrics only, for local runs.")
 	f.BoolVar(&o.selfSignedCerts, "self-signed-certs", false, "Issue and rotate the webhook certificate without cert-manager.")
 	f.StringVar(&o.certSecret, "cert-secret", "", "Secret of the self-signed webhook certificate.")
 	f.StringVar(&o.webhookConfiguration, "webhook-configuration", "", "ValidatingWebhookConfiguration whose CA bundle the self-signed mode maintains.")
@@ -119,7 +121,7 @@ func (o *serveOptions) validate() (serveConfig, error) {
 	switch {
 	case o.dataDir == "":
 		return serveConfig{}, errors.New("--data-dir is required: the directory of the reference index")
-	case o.certDir == "":
+	case o.certDir == "" && !o.selfSignedCerts:
 		return serveConfig{}, errors.New("--cert-dir is required: the directory holding the webhook's tls.crt and tls.key")
 	case o.webhookPort <= 0 || o.webhookPort > 65535:
 		return serveConfig{}, fmt.Errorf("invalid --webhook-port %d: want 1-65535", o.webhookPort)
@@ -129,13 +131,25 @@ func (o *serveOptions) validate() (serveConfig, error) {
 		return serveConfig{}, fmt.Errorf("invalid --pruning %q: want %q or %q", o.pruning, pruningOff, pruningContinuous)
 	case o.pruning == pruningContinuous:
 		return serveConfig{}, &ExitError{Code: 3, Err: errors.New("--pruning=continuous is not available in this build yet; run with --pruning=off")}
-	case o.selfSignedCerts:
-		return serveConfig{}, &ExitError{Code: 3, Err: errors.New("--self-signed-certs is not available in this build yet; install cert-manager (the chart's certManager.enabled=true)")}
+	case o.selfSignedCerts && (o.certSecret == "" || o.webhookService == ""):
+		return serveConfig{}, errors.New("--self-signed-certs needs --cert-secret (the Secret that keeps the certificate) and --webhook-service (the Service it is issued for)")
+	case o.selfSignedCerts && o.leaderElectionNamespace == "":
+		return serveConfig{}, errors.New("--self-signed-certs needs the namespace of --cert-secret: set --leader-election-namespace or POD_NAMESPACE")
+	}
+	var selfSigned *server.SelfSigned
+	if o.selfSignedCerts {
+		selfSigned = &server.SelfSigned{
+			Namespace: o.leaderElectionNamespace, Secret: o.certSecret, Service: o.webhookService,
+			WebhookConfiguration: o.webhookConfiguration,
+		}
 	}
 	return serveConfig{Kubeconfig: o.kubeconfig, Verbosity: o.verbosity, Server: server.Options{
 		DataDir:                 o.dataDir,
 		WebhookPort:             o.webhookPort,
 		CertDir:                 o.certDir,
+		SelfSigned:              selfSigned,
+		MetricsInsecure:         !o.metricsSecure,
+		Identity:                os.Getenv("POD_NAME"),
 		MetricsBindAddress:      o.metricsBindAddress,
 		HealthProbeBindAddress:  o.healthProbeBindAddress,
 		LeaderElect:             o.leaderElect,

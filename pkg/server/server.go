@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,8 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	chart "github.com/pruneguard/pruneguard/charts/pruneguard"
+	"github.com/pruneguard/pruneguard/pkg/audit"
+	"github.com/pruneguard/pruneguard/pkg/certs"
 	"github.com/pruneguard/pruneguard/pkg/index"
 	"github.com/pruneguard/pruneguard/pkg/scheme"
 	"github.com/pruneguard/pruneguard/tracker"
@@ -47,8 +50,16 @@ type Options struct {
 	// WebhookHost and WebhookPort are where the TLS webhook listens ("" is every interface).
 	WebhookHost string
 	WebhookPort int
-	// CertDir holds tls.crt and tls.key, reloaded when they change.
+	// CertDir holds tls.crt and tls.key, reloaded when they change; unused with SelfSigned.
 	CertDir string
+	// SelfSigned, when set, makes pruneguard issue and rotate its own certificate.
+	SelfSigned *SelfSigned
+	// MetricsInsecure serves MetricsBindAddress as plain HTTP with metrics only and no
+	// authentication. By default it is HTTPS (the webhook's certificate) with the audit API,
+	// and /metrics requires `get /metrics`.
+	MetricsInsecure bool
+	// Identity names this replica (its pod name) in the audit trail and fences.
+	Identity string
 	// MetricsBindAddress and HealthProbeBindAddress are plain-HTTP listen addresses, or
 	// Disabled.
 	MetricsBindAddress     string
@@ -81,6 +92,17 @@ type Server struct {
 	committer *webhook.Committer
 	webhook   ctrlwebhook.Server
 	gauges    *indexGauges
+
+	// Recorder records audit trail entries; Metrics are the pruning metrics. Both are for
+	// the pruner that runs on the leader.
+	Recorder *audit.Recorder
+	Metrics  *audit.Metrics
+
+	trail      *audit.Trail
+	apiHandler http.Handler
+	keeper     *certs.Keeper
+	getCert    func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	runCert    func(context.Context) error
 }
 
 // New opens the index in o.DataDir and builds every part. On error nothing is left open.
@@ -100,7 +122,11 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{o: o, ix: ix}
 	if err := s.build(); err != nil {
-		return nil, errors.Join(err, ix.Close())
+		var trailErr error
+		if s.trail != nil {
+			trailErr = s.trail.Close()
+		}
+		return nil, errors.Join(err, trailErr, ix.Close())
 	}
 	return s, nil
 }
@@ -114,6 +140,13 @@ func (s *Server) build() error {
 	if s.gauges, err = newIndexGauges(o.Registry, s.ix, o.StatsInterval, o.Logger); err != nil {
 		return err
 	}
+	c, err := newClient(o)
+	if err != nil {
+		return err
+	}
+	if err := s.buildAPI(c); err != nil {
+		return err
+	}
 	s.tracker, err = tracker.New(tracker.Options{
 		Config: o.Config, Scheme: scheme.New(), Index: s.ix, Metrics: tm, Logger: o.Logger.WithName("tracker"),
 		DiscoveryInterval: o.DiscoveryInterval, SweepInterval: o.SweepInterval,
@@ -124,8 +157,11 @@ func (s *Server) build() error {
 	if o.WebhookPort < 0 {
 		return nil
 	}
-	if o.CertDir == "" {
-		return errors.New("server: CertDir is required to serve the webhook")
+	if o.CertDir == "" && o.SelfSigned == nil {
+		return errors.New("server: CertDir or SelfSigned is required to serve the webhook")
+	}
+	if s.getCert, s.runCert, err = s.certSource(c); err != nil {
+		return err
 	}
 	wm, err := webhook.NewMetrics(o.Registry)
 	if err != nil {
@@ -138,7 +174,7 @@ func (s *Server) build() error {
 	log := o.Logger.WithName("webhook")
 	s.committer = webhook.NewCommitter(s.ix, log, func(n int) { wm.BatchSize.Observe(float64(n)) })
 	h := webhook.NewHandler(webhook.Options{Recorder: s.committer, Metrics: wm, Fence: o.Fence, PendingTTL: o.PendingTTL, Logger: log})
-	s.webhook = webhook.NewServer(webhook.ServerOptions{Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.CertDir, Path: spec.Path}, h)
+	s.webhook = webhook.NewServer(webhook.ServerOptions{Host: o.WebhookHost, Port: o.WebhookPort, GetCertificate: s.getCert, Path: spec.Path}, h)
 	return nil
 }
 
@@ -151,18 +187,22 @@ func (s *Server) Synced() bool { return s.tracker.Synced() }
 // Run runs every part until ctx is done or one fails, then closes the index. Listeners are
 // bound before anything starts, so a port in use fails Run at once.
 func (s *Server) Run(ctx context.Context) (err error) {
-	defer func() { err = errors.Join(err, s.ix.Close()) }()
+	defer func() { err = errors.Join(err, s.trail.Close(), s.ix.Close()) }()
 	listeners, err := s.listen()
 	if err != nil {
 		return err
 	}
+	parent := ctx
 	g, ctx := errgroup.WithContext(ctx)
 	for _, l := range listeners {
-		g.Go(func() error { return serveHTTP(ctx, l.listener, l.handler) })
+		g.Go(func() error { return serveHTTP(ctx, l.listener, l.handler, l.tls) })
 	}
 	g.Go(func() error { return s.tracker.Run(ctx) })
 	g.Go(func() error { return s.ix.RunGC(ctx, index.DefaultGCInterval) })
 	g.Go(func() error { return s.gauges.run(ctx) })
+	if s.runCert != nil {
+		g.Go(func() error { return s.runCert(ctx) })
+	}
 	if s.webhook != nil {
 		g.Go(func() error { return s.committer.Run(ctx) })
 		g.Go(func() error { return s.webhook.Start(ctx) })
@@ -170,17 +210,25 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	if s.o.OnLeader != nil || s.o.LeaderElect {
 		g.Go(func() error { return s.runLeader(ctx) })
 	}
-	return g.Wait()
+	err = g.Wait()
+	// A stop requested by the caller (SIGTERM) is a clean exit, even when it interrupted a
+	// part that was still starting.
+	if parent.Err() != nil && errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
 }
 
 type boundListener struct {
 	listener net.Listener
 	handler  http.Handler
+	// tls, when set, makes the listener serve HTTPS with this configuration.
+	tls *tls.Config
 }
 
 func (s *Server) listen() ([]boundListener, error) {
 	var out []boundListener
-	add := func(addr, what string, h http.Handler) error {
+	add := func(addr, what string, h http.Handler, secure bool) error {
 		if addr == "" || addr == Disabled {
 			return nil
 		}
@@ -188,12 +236,18 @@ func (s *Server) listen() ([]boundListener, error) {
 		if err != nil {
 			return fmt.Errorf("failed to listen on %s for %s: %w", addr, what, err)
 		}
-		out = append(out, boundListener{l, h})
+		b := boundListener{listener: l, handler: h}
+		if secure {
+			b.tls = &tls.Config{GetCertificate: s.getCert, MinVersion: tls.VersionTLS12}
+		}
+		out = append(out, b)
 		return nil
 	}
-	err := add(s.o.MetricsBindAddress, "metrics", metricsHandler(s.o.Registry))
+	// The audit API and the protected metrics need TLS, so they need the webhook's certificate.
+	secure := !s.o.MetricsInsecure && s.getCert != nil
+	err := add(s.o.MetricsBindAddress, "metrics and the audit API", s.apiHandler, secure)
 	if err == nil {
-		err = add(s.o.HealthProbeBindAddress, "health probes", s.healthHandler())
+		err = add(s.o.HealthProbeBindAddress, "health probes", s.healthHandler(), false)
 	}
 	if err != nil {
 		for _, l := range out {
@@ -205,10 +259,16 @@ func (s *Server) listen() ([]boundListener, error) {
 }
 
 // serveHTTP serves h on l until ctx is done, then shuts down gracefully.
-func serveHTTP(ctx context.Context, l net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+func serveHTTP(ctx context.Context, l net.Listener, h http.Handler, tlsConfig *tls.Config) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
+	go func() {
+		if tlsConfig != nil {
+			done <- srv.ServeTLS(l, "", "")
+			return
+		}
+		done <- srv.Serve(l)
+	}()
 	select {
 	case err := <-done:
 		return fmt.Errorf("HTTP server on %s stopped: %w", l.Addr(), err)
