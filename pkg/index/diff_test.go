@@ -101,7 +101,7 @@ func TestDiffDescribesEachDifference(t *testing.T) {
 	mustApply(t, live, c.ops()...)
 	mustApply(t, live,
 		PutObject(podObject("a", "Running", digestRef("f", "ns/is", digestOf("y")))), // refs changed
-		PutImage(image("z", "extra")),                                                // image the cluster lacks
+		PutImage(image("z", "extra")), // image the cluster lacks
 		PutPending(podObject("p", "", tagRef("f", "ns/is", "v9")), t0.Add(time.Hour)), // pending: ignored
 	)
 	fresh := rebuildFrom(t, c)

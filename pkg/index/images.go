@@ -59,6 +59,7 @@ func validateImage(img model.Image) error {
 	for _, l := range img.Layers {
 		values = append(values, l.Digest)
 	}
+	values = append(values, img.Children...)
 	if img.Digest == "" {
 		return fmt.Errorf("image without digest: %w", ErrInvalidKey)
 	}

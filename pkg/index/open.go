@@ -96,9 +96,10 @@ var _ model.Reader = (*Index)(nil)
 // lookup at 1M references, ≤ 1 GiB on disk and ≤ 300 MiB RSS at 200k images + 100k pods);
 // bench_test.go measures each.
 const (
-	// memTableSize: Badger allocates each memtable up front, and NumMemtables of them can be
-	// live, so this bounds write memory (default 64 MiB x 5). It also bounds one transaction
-	// to 15% of it: 16 MiB allows ~2.4 MiB of entries per Apply chunk.
+	// memTableSize: Badger allocates each memtable up front and NumMemtables of them can be
+	// live, so this bounds write memory (default 64 MiB x 5). Smaller is not cheaper: at
+	// 16 MiB, flushes and the extra level-0 tables every read must consult cost ~30% more CPU
+	// per update in BenchmarkApply than at 32 MiB. A transaction may use 15% of it (~4.8 MiB).
 	memTableSize = 32 << 20
 	// numMemtables: one being written, one being flushed; more only buys write bursts.
 	numMemtables = 2

@@ -109,7 +109,8 @@ func (r *Rebuild) Abort() {
 	r.ix.rebuilding.Store(false)
 }
 
-// Finish flushes the batch, computes the blob counts, and marks the index complete.
+// Finish flushes the batch, computes the blob counts, compacts the tables, and marks the
+// index complete.
 func (r *Rebuild) Finish(ctx context.Context) error {
 	defer r.ix.rebuilding.Store(false)
 	if err := r.wb.Flush(); err != nil {
@@ -117,6 +118,11 @@ func (r *Rebuild) Finish(ctx context.Context) error {
 	}
 	if err := r.ix.recount(ctx); err != nil {
 		return fmt.Errorf("failed to count blobs after rebuild: %w", err)
+	}
+	// A rebuild lands as a pile of overlapping level-0 tables that every read would consult
+	// until background compaction catches up; compact them now, before serving lookups.
+	if err := r.ix.db.Flatten(numCompactors); err != nil {
+		return fmt.Errorf("failed to compact index after rebuild: %w", err)
 	}
 	err := r.ix.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(metaKey(metaComplete), encodeCount(uint64(r.now.Unix())))

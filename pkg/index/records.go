@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/pruneguard/pruneguard/pkg/model"
@@ -11,8 +12,11 @@ import (
 
 // Values of record keys (o, p, i, s, l) and counters (c, r). The encoding is positional and
 // compact: u32 big-endian length before each string, i64 unix nanoseconds for times (zeroTime
-// for the zero time), one byte per bool, u32 counts before lists. A change of any record's
-// layout is a change of SchemaVersion.
+// for the zero time), one byte per bool, u32 counts before lists. Three forms keep the records
+// small, because the pages a lookup touches are what the process keeps resident: digests take
+// the key encoding (33 bytes for sha256), well-known media types a one-byte code, and a pull
+// spec that ends in "@" + the digest stored next to it only its part before the "@". A change
+// of any record's layout is a change of SchemaVersion.
 
 // zeroTime stands for time.Time{}, which has no unix-nanosecond representation.
 const zeroTime = math.MinInt64
@@ -36,6 +40,25 @@ func (w recordWriter) i64(v int64) recordWriter {
 }
 
 func (w recordWriter) str(s string) recordWriter { return append(w.u32(uint32(len(s))), s...) }
+
+// digest writes d in the key encoding; digests longer than maxKeyString are not indexed and
+// never reach a record.
+func (w recordWriter) digest(d string) recordWriter { return appendDigest(w, d) }
+
+func (w recordWriter) mediaType(m string) recordWriter {
+	if code, ok := mediaTypeCodes[m]; ok {
+		return w.u8(code)
+	}
+	return w.u8(0).str(m)
+}
+
+// pullSpec writes spec, eliding a trailing "@" + digest.
+func (w recordWriter) pullSpec(spec, digest string) recordWriter {
+	if digest != "" && len(spec) > len(digest) && spec[len(spec)-len(digest)-1] == '@' && spec[len(spec)-len(digest):] == digest {
+		return w.u8(1).str(spec[:len(spec)-len(digest)-1])
+	}
+	return w.u8(0).str(spec)
+}
 
 func (w recordWriter) bool(v bool) recordWriter {
 	if v {
@@ -89,6 +112,75 @@ func (r *recordReader) i64() int64 {
 
 func (r *recordReader) str() string { return string(r.take(int(r.u32()))) }
 
+func (r *recordReader) digest() string {
+	kr := keyReader{b: r.b}
+	d := kr.digest()
+	if kr.bad || r.bad {
+		r.bad = true
+		return ""
+	}
+	r.b = kr.b
+	return d
+}
+
+func (r *recordReader) mediaType() string {
+	code := r.u8()
+	if code == 0 {
+		m := r.str()
+		if _, ok := mediaTypeCodes[m]; ok {
+			r.bad = true // known media types have only the coded form
+		}
+		return m
+	}
+	m, ok := mediaTypeNames[code]
+	if !ok {
+		r.bad = true
+	}
+	return m
+}
+
+func (r *recordReader) pullSpec(digest string) string {
+	elided := r.bool()
+	spec := r.str()
+	if !elided {
+		if digest != "" && strings.HasSuffix(spec, "@"+digest) {
+			r.bad = true // such a spec has only the elided form
+		}
+		return spec
+	}
+	if digest == "" {
+		r.bad = true
+	}
+	return spec + "@" + digest
+}
+
+// mediaTypeCodes gives the media types of images and layers a one-byte code; append-only
+// within a schema version.
+var mediaTypeCodes = map[string]byte{
+	"application/vnd.docker.image.rootfs.diff.tar.gzip":            1,
+	"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip":    2,
+	"application/vnd.oci.image.layer.v1.tar":                       3,
+	"application/vnd.oci.image.layer.v1.tar+gzip":                  4,
+	"application/vnd.oci.image.layer.v1.tar+zstd":                  5,
+	"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip": 6,
+	"application/vnd.docker.distribution.manifest.v1+json":         7,
+	"application/vnd.docker.distribution.manifest.v1+prettyjws":    8,
+	"application/vnd.docker.distribution.manifest.v2+json":         9,
+	"application/vnd.docker.distribution.manifest.list.v2+json":    10,
+	"application/vnd.oci.image.manifest.v1+json":                   11,
+	"application/vnd.oci.image.index.v1+json":                      12,
+	"application/vnd.docker.container.image.v1+json":               13,
+	"application/vnd.oci.image.config.v1+json":                     14,
+}
+
+var mediaTypeNames = func() map[byte]string {
+	m := make(map[byte]string, len(mediaTypeCodes))
+	for name, code := range mediaTypeCodes {
+		m[code] = name
+	}
+	return m
+}()
+
 func (r *recordReader) bool() bool {
 	v := r.u8()
 	if v > 1 {
@@ -133,14 +225,14 @@ func encodeObject(o storedObject) []byte {
 	w = w.time(o.Since).time(o.Expires).str(o.UID).str(o.ResourceVersion).time(o.Created).str(o.Phase)
 	w = w.u32(uint32(len(o.Refs)))
 	for _, ref := range o.Refs {
-		w = w.str(ref.FieldPath).str(ref.Container).str(string(ref.Kind)).str(ref.Raw)
-		w = w.str(ref.Repo).str(ref.Tag).str(ref.Digest).str(ref.Invalid).bool(ref.Extra)
+		w = w.str(ref.FieldPath).str(ref.Container).str(string(ref.Kind)).str(ref.Repo).str(ref.Tag)
+		w = w.digest(ref.Digest).pullSpec(ref.Raw, ref.Digest).str(ref.Invalid).bool(ref.Extra)
 	}
 	return w
 }
 
 // minRefSize is the encoded size of a Ref whose strings are all empty.
-const minRefSize = 8*4 + 1
+const minRefSize = 7*4 + 3 + 1 + 2
 
 func decodeObject(key model.ObjectKey, b []byte) (storedObject, error) {
 	r := &recordReader{b: b}
@@ -152,8 +244,8 @@ func decodeObject(key model.ObjectKey, b []byte) (storedObject, error) {
 		for i := range o.Refs {
 			ref := &o.Refs[i]
 			ref.FieldPath, ref.Container, ref.Kind = r.str(), r.str(), model.RefKind(r.str())
-			ref.Raw, ref.Repo, ref.Tag, ref.Digest = r.str(), r.str(), r.str(), r.str()
-			ref.Invalid, ref.Extra = r.str(), r.bool()
+			ref.Repo, ref.Tag, ref.Digest = r.str(), r.str(), r.digest()
+			ref.Raw, ref.Invalid, ref.Extra = r.pullSpec(ref.Digest), r.str(), r.bool()
 		}
 	}
 	if err := r.done("object " + key.String()); err != nil {
@@ -164,14 +256,14 @@ func decodeObject(key model.ObjectKey, b []byte) (storedObject, error) {
 
 func encodeImage(img model.Image) []byte {
 	w := recordWriter(make([]byte, 0, 128+len(img.Layers)*100))
-	w = w.time(img.Created).bool(img.Managed).str(img.DockerImageReference)
-	w = w.str(img.ManifestMediaType).i64(img.Size).u32(uint32(len(img.Layers)))
+	w = w.time(img.Created).bool(img.Managed).pullSpec(img.DockerImageReference, img.Digest)
+	w = w.mediaType(img.ManifestMediaType).i64(img.Size).u32(uint32(len(img.Layers)))
 	for _, l := range img.Layers {
-		w = w.str(l.Digest).i64(l.Size).str(l.MediaType)
+		w = w.digest(l.Digest).i64(l.Size).mediaType(l.MediaType)
 	}
-	w = w.str(img.Config).u32(uint32(len(img.Children)))
+	w = w.digest(img.Config).u32(uint32(len(img.Children)))
 	for _, c := range img.Children {
-		w = w.str(c)
+		w = w.digest(c)
 	}
 	return w
 }
@@ -179,19 +271,19 @@ func encodeImage(img model.Image) []byte {
 func decodeImage(digest string, b []byte) (model.Image, error) {
 	r := &recordReader{b: b}
 	img := model.Image{Digest: digest}
-	img.Created, img.Managed, img.DockerImageReference = r.time(), r.bool(), r.str()
-	img.ManifestMediaType, img.Size = r.str(), r.i64()
-	if n := r.count(16); n > 0 {
+	img.Created, img.Managed, img.DockerImageReference = r.time(), r.bool(), r.pullSpec(digest)
+	img.ManifestMediaType, img.Size = r.mediaType(), r.i64()
+	if n := r.count(12); n > 0 {
 		img.Layers = make([]model.Blob, n)
 		for i := range img.Layers {
-			img.Layers[i] = model.Blob{Digest: r.str(), Size: r.i64(), MediaType: r.str()}
+			img.Layers[i] = model.Blob{Digest: r.digest(), Size: r.i64(), MediaType: r.mediaType()}
 		}
 	}
-	img.Config = r.str()
-	if n := r.count(4); n > 0 {
+	img.Config = r.digest()
+	if n := r.count(3); n > 0 {
 		img.Children = make([]string, n)
 		for i := range img.Children {
-			img.Children[i] = r.str()
+			img.Children[i] = r.digest()
 		}
 	}
 	if err := r.done("image " + digest); err != nil {
@@ -206,7 +298,7 @@ func encodeStream(s model.Stream) []byte {
 	for _, t := range s.Tags {
 		w = w.str(t.Name).u32(uint32(len(t.Items)))
 		for _, it := range t.Items {
-			w = w.str(it.Image).time(it.Created).str(it.DockerImageReference).i64(it.Generation)
+			w = w.digest(it.Image).time(it.Created).pullSpec(it.DockerImageReference, it.Image).i64(it.Generation)
 		}
 	}
 	return w
@@ -224,8 +316,9 @@ func decodeStream(ns, name string, b []byte) (model.Stream, error) {
 			if m := r.count(24); m > 0 {
 				t.Items = make([]model.TagItem, m)
 				for j := range t.Items {
-					t.Items[j] = model.TagItem{Image: r.str(), Created: r.time(),
-						DockerImageReference: r.str(), Generation: r.i64()}
+					it := &t.Items[j]
+					it.Image, it.Created = r.digest(), r.time()
+					it.DockerImageReference, it.Generation = r.pullSpec(it.Image), r.i64()
 				}
 			}
 		}

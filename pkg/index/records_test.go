@@ -86,6 +86,31 @@ func TestRecordsRoundTrip(t *testing.T) {
 	})
 }
 
+func TestRecordsAreCompact(t *testing.T) {
+	img := sampleImage()
+	plain := 0
+	for _, l := range img.Layers {
+		plain += len(l.Digest) + len(l.MediaType)
+	}
+	plain += len(img.DockerImageReference) + len(img.ManifestMediaType) + len(img.Config) + len(img.Children)*71
+	if got := len(encodeImage(img)); got >= plain {
+		t.Errorf("an image record takes %d bytes, no fewer than its strings (%d)", got, plain)
+	}
+	// Uncommon forms still round-trip: a pull spec naming another digest, an unknown media
+	// type, a non-sha256 digest.
+	odd := model.Image{Digest: "sha512:abc", DockerImageReference: "reg/a/b@" + digestOf("other"),
+		ManifestMediaType: "application/x-custom", Layers: []model.Blob{{Digest: "sha256:ABC", MediaType: ""}}}
+	got, err := decodeImage(odd.Digest, encodeImage(odd))
+	if err != nil || !reflect.DeepEqual(got, odd) {
+		t.Errorf("got %+v, %v; want %+v", got, err, odd)
+	}
+	spec := model.Ref{Raw: "@" + digestOf("a"), Digest: digestOf("a")}
+	o := storedObject{Object: model.Object{Key: pod, Refs: []model.Ref{spec}}}
+	if back, err := decodeObject(pod, encodeObject(o)); err != nil || back.Refs[0].Raw != spec.Raw {
+		t.Errorf("a pull spec that is only @digest round-trips: %+v %v", back.Refs, err)
+	}
+}
+
 func TestRecordsRejectCorruptValues(t *testing.T) {
 	obj := encodeObject(sampleObject())
 	img := encodeImage(sampleImage())
