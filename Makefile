@@ -62,6 +62,10 @@ help: ## Show this help.
 build: ## Build bin/pruneguard.
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/pruneguard ./cmd/pruneguard
 
+.PHONY: demo
+demo: tools ## Play the whole loop on a local control plane and registry (DEMO_KEEP=1 keeps it running).
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/pruneguard demo
+
 .PHONY: fmt
 fmt: ## Format the code.
 	gofmt -w $$(git ls-files '*.go')

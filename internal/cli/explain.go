@@ -7,15 +7,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pruneguard/pruneguard/pkg/model"
 	"github.com/pruneguard/pruneguard/pruner"
 )
 
 // explainOptions are the flags of "explain": the policy flags of "prune images", the source
 // of the cluster state, and the output format.
 type explainOptions struct {
-	policy policyFlags
-	source sourceFlags
-	output string
+	policy  policyFlags
+	source  sourceFlags
+	cluster clusterFlags
+	output  string
 }
 
 func newExplainCommand(s Streams) *cobra.Command {
@@ -35,7 +37,10 @@ image-missing, keep-tag-revisions, within-size-limit, digest-referenced, item-pr
 items; held-by-stream, child-of-held-manifest-list, unmanaged-image, image-younger-than,
 digest-named (pruneguard only: oc would delete the image), namespace-mode, image-unused for the
 image.`,
-		Example: `  # Why is this image not pruned?
+		Example: `  # Why is this image not pruned? (lists the cluster of the current kubeconfig)
+  pruneguard explain sha256:4b1bbf819838193fafe2a73af5f6e8c34ae8ed2cf898199ca55031ec3d16d87d
+
+  # The same, offline, on a dump of cluster objects
   pruneguard explain sha256:4b1bbf819838193fafe2a73af5f6e8c34ae8ed2cf898199ca55031ec3d16d87d --from-file dump.yaml
 
   # Would the current image of ns-1/app:v2 survive a prune keeping one revision per tag?
@@ -55,6 +60,7 @@ image.`,
 	}
 	o.policy.register(cmd)
 	o.source.register(cmd)
+	cmd.Flags().StringVar(&o.cluster.kubeconfig, "kubeconfig", "", "The kubeconfig file to reach the cluster with (without --from-file); by default the in-cluster configuration, then $KUBECONFIG or ~/.kube/config.")
 	addOutputFlag(cmd, &o.output, outputText, outputText, outputJSON, outputYAML)
 	return cmd
 }
@@ -71,14 +77,14 @@ func (o *explainOptions) validate(cmd *cobra.Command) (pruner.Options, time.Time
 	if err != nil {
 		return opts, now, err
 	}
-	if o.source.fromFile == "" {
-		return opts, now, &ExitError{Code: 3, Err: errors.New("explaining against the cluster is not available in this build yet; explain offline with --from-file DUMP (see --help)")}
+	if o.source.fromFile != "" && o.cluster.kubeconfig != "" {
+		return opts, now, errors.New("--from-file and --kubeconfig exclude each other: explain either a dump or the cluster")
 	}
 	return opts, now, nil
 }
 
 func (o *explainOptions) run(ctx context.Context, s Streams, image string, opts pruner.Options, now time.Time) error {
-	reader, closeReader, err := o.source.open(ctx, s)
+	reader, closeReader, err := o.open(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -95,4 +101,20 @@ func (o *explainOptions) run(ctx context.Context, s Streams, image string, opts 
 		return printStructured(s.Out, o.output, e)
 	}
 	return e.WriteText(s.Out)
+}
+
+// open reads the dump of --from-file, or lists the cluster into a temporary index.
+func (o *explainOptions) open(ctx context.Context, s Streams) (model.Reader, func(), error) {
+	if o.source.fromFile != "" {
+		return o.source.open(ctx, s)
+	}
+	c, _, err := o.cluster.newClusterClient()
+	if err != nil {
+		return nil, nil, err
+	}
+	listing, err := pruner.ListCluster(ctx, c, pruner.ListOptions{Progress: s.Err})
+	if err != nil {
+		return nil, nil, err
+	}
+	return listing.Reader, func() { _ = listing.Close() }, nil
 }

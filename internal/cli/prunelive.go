@@ -10,12 +10,12 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/pruneguard/pruneguard/pkg/model"
 	"github.com/pruneguard/pruneguard/pkg/registry"
 	"github.com/pruneguard/pruneguard/pkg/scheme"
+	"github.com/pruneguard/pruneguard/pkg/server"
 	"github.com/pruneguard/pruneguard/pruner"
 )
 
@@ -40,41 +40,31 @@ func (c *clusterFlags) register(cmd *cobra.Command) {
 }
 
 // restConfig loads --kubeconfig when given, else the in-cluster configuration, else the usual
-// kubeconfig ($KUBECONFIG or ~/.kube/config).
+// kubeconfig ($KUBECONFIG or ~/.kube/config), exactly as serve does.
 func (c *clusterFlags) restConfig() (*rest.Config, error) {
-	if c.kubeconfig != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
-		if err != nil {
-			return nil, fmt.Errorf("failed to load --kubeconfig %s: %w", c.kubeconfig, err)
-		}
-		return cfg, nil
-	}
-	cfg, err := rest.InClusterConfig()
-	if err == nil {
-		return cfg, nil
-	}
-	if !errors.Is(err, rest.ErrNotInCluster) {
-		return nil, fmt.Errorf("failed to load the in-cluster configuration: %w", err)
-	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	return server.LoadConfig(c.kubeconfig)
+}
+
+// newClusterClient returns a client of the cluster at the one-shot rate and the config it uses.
+func (c *clusterFlags) newClusterClient() (client.Client, *rest.Config, error) {
+	cfg, err := c.restConfig()
 	if err != nil {
-		return nil, fmt.Errorf("failed to load a kubeconfig (pass --kubeconfig): %w", err)
+		return nil, nil, err
 	}
-	return cfg, nil
+	cfg.QPS, cfg.Burst = apiQPS, apiQPS
+	cl, err := client.New(cfg, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to create a client of the cluster: %w", err)
+	}
+	return cl, cfg, nil
 }
 
 // runLive lists the cluster into a temporary index, plans, and deletes through the describing
 // deleters: they print oc's lines and, with --confirm, call the image API and the registry.
 func (o *pruneImagesOptions) runLive(ctx context.Context, s Streams, opts pruner.Options, plan planFunc) error {
-	cfg, err := o.cluster.restConfig()
+	c, cfg, err := o.cluster.newClusterClient()
 	if err != nil {
 		return err
-	}
-	cfg.QPS, cfg.Burst = apiQPS, apiQPS
-	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
-	if err != nil {
-		return fmt.Errorf("failed to create a client of the cluster: %w", err)
 	}
 	listing, err := pruner.ListCluster(ctx, c, pruner.ListOptions{Progress: s.Err})
 	if err != nil {

@@ -78,6 +78,7 @@ drop-in for "oc adm prune images", against the cluster or offline on a dump of c
 		newImagesCommand(s),
 		newHistoryCommand(s),
 		newIndexCommand(s),
+		newDemoCommand(s),
 	)
 	return root
 }
