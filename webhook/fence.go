@@ -20,6 +20,13 @@ type Admission struct {
 	// Result is what the object contributes to the model: the references of a referrer, the
 	// Image of an image push, the Stream of an image stream.
 	Result extract.Result
+	// Old is what the previous version of an UPDATE contributed, so that only references the
+	// update adds are refused. The handler sets it only when it asks again after a denial
+	// (decoding the old object costs time on every update); nil means unknown.
+	Old *extract.Result
+	// Raw is the object's JSON for the kinds sent to the webhook for the fence alone
+	// (ImageStreamTag, ImageStreamMapping), which extract does not read; else nil.
+	Raw []byte
 }
 
 // Fence decides whether an admission may proceed while images are being deleted (DESIGN.md,

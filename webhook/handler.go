@@ -105,19 +105,24 @@ func (h *Handler) admit(ctx context.Context, req *admissionv1.AdmissionRequest) 
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return allowed()
 	}
+	a := Admission{
+		Operation: string(req.Operation), Resource: req.Resource.Resource, SubResource: req.SubResource,
+		Key:    model.ObjectKey{Kind: req.Kind.Kind, Namespace: req.Namespace, Name: req.Name},
+		DryRun: req.DryRun != nil && *req.DryRun,
+	}
+	if fenceOnlyKinds[req.Kind.Kind] {
+		a.Raw = req.Object.Raw
+		return h.fenceOnly(ctx, a)
+	}
 	res, ok := h.extract(req, req.Object.Raw)
 	if !ok {
 		return allowed()
 	}
-	a := Admission{
-		Operation: string(req.Operation), Resource: req.Resource.Resource, SubResource: req.SubResource,
-		Key:    model.ObjectKey{Kind: req.Kind.Kind, Namespace: req.Namespace, Name: req.Name},
-		DryRun: req.DryRun != nil && *req.DryRun, Result: res,
-	}
+	a.Result = res
 	if res.Referrer != nil {
 		a.Key = res.Referrer.Key
 	}
-	if msg := h.o.Fence.Deny(ctx, a); msg != "" {
+	if msg := h.deny(ctx, req, a); msg != "" {
 		return denied(msg)
 	}
 	if !res.Known() && !fenceOnlyKinds[req.Kind.Kind] {
@@ -128,6 +133,30 @@ func (h *Handler) admit(ctx context.Context, req *admissionv1.AdmissionRequest) 
 		h.record(ctx, *res.Referrer)
 	}
 	return allowed(warnings...)
+}
+
+// deny asks the Fence. A denied UPDATE is asked again with what the old version referenced,
+// so that an update that keeps a reference (a kubelet's status update of a pod) is not refused
+// for it; the old object is decoded only then, which keeps allowed updates cheap.
+func (h *Handler) deny(ctx context.Context, req *admissionv1.AdmissionRequest, a Admission) string {
+	msg := h.o.Fence.Deny(ctx, a)
+	if msg == "" || req.Operation != admissionv1.Update || len(req.OldObject.Raw) == 0 {
+		return msg
+	}
+	old, ok := h.extract(req, req.OldObject.Raw)
+	if !ok {
+		return msg
+	}
+	a.Old = &old
+	return h.o.Fence.Deny(ctx, a)
+}
+
+// fenceOnly answers a kind sent for the fence alone: nothing is recorded for it.
+func (h *Handler) fenceOnly(ctx context.Context, a Admission) *admissionv1.AdmissionResponse {
+	if msg := h.o.Fence.Deny(ctx, a); msg != "" {
+		return denied(msg)
+	}
+	return allowed()
 }
 
 // fenceOnlyKinds are sent to the webhook for the fence alone: they reference images but are

@@ -14,7 +14,9 @@ import (
 	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/pruneguard/pruneguard/pkg/fence"
 	"github.com/pruneguard/pruneguard/pkg/server"
+	"github.com/pruneguard/pruneguard/pruner"
 	"github.com/pruneguard/pruneguard/webhook"
 )
 
@@ -46,6 +48,12 @@ type serveOptions struct {
 	webhookService       string
 	// policy are the continuous pruner's flags; parsed so the chart's arguments are accepted.
 	policy policyFlags
+	// The continuous pruner's execution flags, those of `prune images`.
+	confirm              bool
+	numWorkers           int
+	registryURL          string
+	certificateAuthority string
+	forceInsecure        bool
 }
 
 // serveConfig is what validated serve flags resolve to.
@@ -113,6 +121,11 @@ func (o *serveOptions) register(cmd *cobra.Command) {
 	f.StringVar(&o.webhookConfiguration, "webhook-configuration", "", "ValidatingWebhookConfiguration whose CA bundle the self-signed mode maintains.")
 	f.StringVar(&o.webhookService, "webhook-service", "", "Service name the self-signed certificate is issued for.")
 	o.policy.register(cmd)
+	f.BoolVar(&o.confirm, "confirm", false, "With --pruning=continuous: delete; by default the pruner only logs what it would delete.")
+	f.IntVar(&o.numWorkers, "num-workers", pruner.DefaultNumWorkers, "With --pruning=continuous: the number of parallel workers deleting.")
+	f.StringVar(&o.registryURL, "registry-url", "", "With --pruning=continuous: the registry to delete from instead of the one found from the images.")
+	f.StringVar(&o.certificateAuthority, "certificate-authority", "", "With --pruning=continuous: a CA bundle file to verify the registry's certificate with. Cannot be combined with --force-insecure.")
+	f.BoolVar(&o.forceInsecure, "force-insecure", false, "With --pruning=continuous: allow plain HTTP or an unverified certificate for the registry.")
 }
 
 // validate checks the flags and resolves them (without loading the REST config, which the run
@@ -127,6 +140,10 @@ func (o *serveOptions) validate() (serveConfig, error) {
 		return serveConfig{}, fmt.Errorf("invalid --webhook-port %d: want 1-65535", o.webhookPort)
 	case o.pendingTTL <= 0:
 		return serveConfig{}, fmt.Errorf("invalid --pending-ttl %s: want a positive duration such as 2m", o.pendingTTL)
+	case o.certificateAuthority != "" && o.forceInsecure:
+		return serveConfig{}, errors.New("--certificate-authority cannot be combined with --force-insecure: a CA bundle is only used to verify the registry")
+	case o.numWorkers < 1:
+		return serveConfig{}, fmt.Errorf("invalid --num-workers %d: want at least 1", o.numWorkers)
 	case o.pruning != pruningOff && o.pruning != pruningContinuous:
 		return serveConfig{}, fmt.Errorf("invalid --pruning %q: want %q or %q", o.pruning, pruningOff, pruningContinuous)
 	case o.pruning == pruningContinuous:
@@ -171,6 +188,13 @@ func runServe(ctx context.Context, s Streams, c serveConfig) error {
 	}
 	o := c.Server
 	o.Config, o.Logger = cfg, log
+	// Every replica enforces the fences: the webhook asks the checker, which reads the set the
+	// watcher keeps, and the watcher records in each fence that this replica observed it.
+	fences, err := fence.NewWatcher(fence.WatcherOptions{Config: cfg, Replica: o.Identity, Logger: log.WithName("fence")})
+	if err != nil {
+		return err
+	}
+	o.Fence, o.Fences = &fence.Checker{Source: fences}, fences
 	srv, err := server.New(o)
 	if err != nil {
 		return err

@@ -16,6 +16,9 @@ func (s *Server) healthHandler() http.Handler {
 	if s.webhook != nil {
 		ready["webhook"] = s.webhook.StartedChecker()
 	}
+	if s.o.Fences != nil {
+		ready["fences"] = s.o.Fences.Ready
+	}
 	mux := http.NewServeMux()
 	live := &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}
 	readyz := &healthz.Handler{Checks: ready}

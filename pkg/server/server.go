@@ -76,12 +76,22 @@ type Options struct {
 	PendingTTL time.Duration
 	// Fence is consulted by the webhook; nil fences nothing.
 	Fence webhook.Fence
+	// Fences, when set, is the fence watcher that keeps Fence's set current (pkg/fence): it
+	// runs with the other parts, and the replica is not ready before it has listed the
+	// fences, so that no admission is answered without them.
+	Fences FenceWatcher
 	// Registry defaults to controller-runtime's metrics registry.
 	Registry Registry
 	Logger   logr.Logger
 	// Intervals of the tracker's discovery and pending sweep, and of the index size gauges;
 	// zero means each part's default.
 	DiscoveryInterval, SweepInterval, StatsInterval time.Duration
+}
+
+// FenceWatcher keeps the fences a replica enforces; *fence.Watcher implements it.
+type FenceWatcher interface {
+	Run(ctx context.Context) error
+	Ready(*http.Request) error
 }
 
 // Server is `pruneguard serve`: every part constructed, none running until Run.
@@ -198,6 +208,9 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		g.Go(func() error { return serveHTTP(ctx, l.listener, l.handler, l.tls) })
 	}
 	g.Go(func() error { return s.tracker.Run(ctx) })
+	if s.o.Fences != nil {
+		g.Go(func() error { return s.o.Fences.Run(ctx) })
+	}
 	g.Go(func() error { return s.ix.RunGC(ctx, index.DefaultGCInterval) })
 	g.Go(func() error { return s.gauges.run(ctx) })
 	if s.runCert != nil {
