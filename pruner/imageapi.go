@@ -3,6 +3,7 @@ package pruner
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	imagev1 "github.com/openshift/api/image/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -65,17 +66,27 @@ func (a *ImageAPI) UpdateImageStream(ctx context.Context, sp StreamPlan) (Stream
 }
 
 // DeleteImage deletes the Image object of digest with grace period 0, by its name.
+//
+// Without a Names entry the Image is deleted by its digest, as OpenShift names it; when no
+// Image has that name, by the name a CRD-served Image gets (the digest with '.' for ':').
 func (a *ImageAPI) DeleteImage(ctx context.Context, digest string) error {
-	name := digest
-	if n, ok := a.Names[digest]; ok {
-		name = n
+	name, known := a.Names[digest]
+	if !known {
+		name = digest
 	}
-	img := &imagev1.Image{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	err := a.Client.Delete(ctx, img, client.GracePeriodSeconds(0))
+	err := a.deleteImage(ctx, name)
+	if apierrors.IsNotFound(err) && !known {
+		name = strings.Replace(digest, ":", ".", 1)
+		err = a.deleteImage(ctx, name)
+	}
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("failed to delete Image %s: %w", name, err)
 	}
 	return nil
+}
+
+func (a *ImageAPI) deleteImage(ctx context.Context, name string) error {
+	return a.Client.Delete(ctx, &imagev1.Image{ObjectMeta: metav1.ObjectMeta{Name: name}}, client.GracePeriodSeconds(0))
 }
 
 // removePlanned removes from is.Status.Tags each planned item still present, matched by tag,

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
@@ -18,10 +16,6 @@ import (
 	"github.com/pruneguard/pruneguard/pkg/server"
 	"github.com/pruneguard/pruneguard/pruner"
 )
-
-// serviceCAFile is where a pod finds the CA of the cluster's service certificates, which signs
-// the integrated registry's certificate on OpenShift.
-const serviceCAFile = "/var/run/secrets/kubernetes.io/serviceaccount/service-ca.crt"
 
 // apiQPS is the client rate of a one-shot prune, oc's: listing a large cluster and deleting
 // with several workers would crawl at client-go's default of 5.
@@ -126,47 +120,11 @@ func (o *pruneImagesOptions) realDeleters(ctx context.Context, s Streams, cfg *r
 // connectRegistry finds the registry (--registry-url, or as oc does from the images) and
 // connects with the user's token and the CAs the user trusts.
 func (o *pruneImagesOptions) connectRegistry(ctx context.Context, cfg *rest.Config, r model.Reader, opts pruner.Options) (*registry.Client, error) {
-	host, fromFlag := opts.RegistryURL, opts.RegistryURL != ""
-	if host == "" {
-		var err error
-		if host, err = pruner.RegistryHost(ctx, r); err != nil {
-			return nil, fmt.Errorf("unable to find the remote registry host: %w", err)
-		}
-	}
-	token := cfg.BearerToken
-	if token == "" && cfg.BearerTokenFile != "" {
-		data, err := os.ReadFile(cfg.BearerTokenFile)
-		if err != nil {
-			return nil, fmt.Errorf("failed to read the token file of the kubeconfig: %w", err)
-		}
-		token = strings.TrimSpace(string(data))
-	}
 	dialect, err := registry.ParseDialect(o.cluster.dialect)
 	if err != nil {
 		return nil, err
 	}
-	return registry.Connect(ctx, registry.Options{
-		Host: host, HostFromFlag: fromFlag, Token: token, CAFile: opts.CertificateAuthority,
-		CAData: trustedCAs(cfg), ForceInsecure: opts.ForceInsecure, InsecureKubeconfig: cfg.Insecure,
-		Dialect: dialect,
-	})
-}
-
-// trustedCAs are the kubeconfig's CA and, in a pod, the service CA.
-func trustedCAs(cfg *rest.Config) [][]byte {
-	var cas [][]byte
-	if len(cfg.CAData) > 0 {
-		cas = append(cas, cfg.CAData)
-	}
-	for _, f := range []string{cfg.CAFile, serviceCAFile} {
-		if f == "" {
-			continue
-		}
-		if data, err := os.ReadFile(f); err == nil {
-			cas = append(cas, data)
-		}
-	}
-	return cas
+	return pruner.ConnectRegistry(ctx, cfg, r, opts, dialect)
 }
 
 // hasRegistryWork reports whether the plan deletes anything from the registry.

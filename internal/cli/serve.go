@@ -14,7 +14,6 @@ import (
 	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/pruneguard/pruneguard/pkg/fence"
 	"github.com/pruneguard/pruneguard/pkg/server"
 	"github.com/pruneguard/pruneguard/pruner"
 	"github.com/pruneguard/pruneguard/webhook"
@@ -54,6 +53,7 @@ type serveOptions struct {
 	registryURL          string
 	certificateAuthority string
 	forceInsecure        bool
+	pruneInterval        time.Duration
 }
 
 // serveConfig is what validated serve flags resolve to.
@@ -90,7 +90,7 @@ the process runs. Metrics (pruneguard_*) are served at /metrics on --metrics-bin
     --metrics-bind-address=:8080 --health-probe-bind-address=:8081 --leader-elect`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := o.validate()
+			c, err := o.validate(cmd)
 			if err != nil {
 				return err
 			}
@@ -125,12 +125,13 @@ func (o *serveOptions) register(cmd *cobra.Command) {
 	f.IntVar(&o.numWorkers, "num-workers", pruner.DefaultNumWorkers, "With --pruning=continuous: the number of parallel workers deleting.")
 	f.StringVar(&o.registryURL, "registry-url", "", "With --pruning=continuous: the registry to delete from instead of the one found from the images.")
 	f.StringVar(&o.certificateAuthority, "certificate-authority", "", "With --pruning=continuous: a CA bundle file to verify the registry's certificate with. Cannot be combined with --force-insecure.")
+	f.DurationVar(&o.pruneInterval, "prune-interval", 10*time.Second, "With --pruning=continuous: the longest time between two prune rounds (each plans from the live index).")
 	f.BoolVar(&o.forceInsecure, "force-insecure", false, "With --pruning=continuous: allow plain HTTP or an unverified certificate for the registry.")
 }
 
 // validate checks the flags and resolves them (without loading the REST config, which the run
 // function does, so that validation stays free of side effects).
-func (o *serveOptions) validate() (serveConfig, error) {
+func (o *serveOptions) validate(cmd *cobra.Command) (serveConfig, error) {
 	switch {
 	case o.dataDir == "":
 		return serveConfig{}, errors.New("--data-dir is required: the directory of the reference index")
@@ -146,8 +147,8 @@ func (o *serveOptions) validate() (serveConfig, error) {
 		return serveConfig{}, fmt.Errorf("invalid --num-workers %d: want at least 1", o.numWorkers)
 	case o.pruning != pruningOff && o.pruning != pruningContinuous:
 		return serveConfig{}, fmt.Errorf("invalid --pruning %q: want %q or %q", o.pruning, pruningOff, pruningContinuous)
-	case o.pruning == pruningContinuous:
-		return serveConfig{}, &ExitError{Code: 3, Err: errors.New("--pruning=continuous is not available in this build yet; run with --pruning=off")}
+	case o.pruning == pruningContinuous && o.leaderElectionNamespace == "":
+		return serveConfig{}, errors.New("--pruning=continuous needs pruneguard's namespace, where the fence's probe pods are dry-run: set --leader-election-namespace or POD_NAMESPACE")
 	case o.selfSignedCerts && (o.certSecret == "" || o.webhookService == ""):
 		return serveConfig{}, errors.New("--self-signed-certs needs --cert-secret (the Secret that keeps the certificate) and --webhook-service (the Service it is issued for)")
 	case o.selfSignedCerts && o.leaderElectionNamespace == "":
@@ -160,7 +161,18 @@ func (o *serveOptions) validate() (serveConfig, error) {
 			WebhookConfiguration: o.webhookConfiguration,
 		}
 	}
+	var pruning *server.Pruning
+	if o.pruning == pruningContinuous {
+		opts := o.policy.options(cmd)
+		opts.Confirm, opts.NumWorkers = o.confirm, o.numWorkers
+		opts.RegistryURL, opts.CertificateAuthority, opts.ForceInsecure = o.registryURL, o.certificateAuthority, o.forceInsecure
+		if err := opts.Validate(); err != nil {
+			return serveConfig{}, err
+		}
+		pruning = &server.Pruning{Options: opts, Namespace: o.leaderElectionNamespace, Service: o.webhookService, Interval: o.pruneInterval}
+	}
 	return serveConfig{Kubeconfig: o.kubeconfig, Verbosity: o.verbosity, Server: server.Options{
+		Pruning:                 pruning,
 		DataDir:                 o.dataDir,
 		WebhookPort:             o.webhookPort,
 		CertDir:                 o.certDir,
@@ -188,13 +200,9 @@ func runServe(ctx context.Context, s Streams, c serveConfig) error {
 	}
 	o := c.Server
 	o.Config, o.Logger = cfg, log
-	// Every replica enforces the fences: the webhook asks the checker, which reads the set the
-	// watcher keeps, and the watcher records in each fence that this replica observed it.
-	fences, err := fence.NewWatcher(fence.WatcherOptions{Config: cfg, Replica: o.Identity, Logger: log.WithName("fence")})
-	if err != nil {
+	if err := server.EnableFences(&o); err != nil {
 		return err
 	}
-	o.Fence, o.Fences = &fence.Checker{Source: fences}, fences
 	srv, err := server.New(o)
 	if err != nil {
 		return err

@@ -47,7 +47,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	n := &narrator{w: o.Out}
 	n.section("Starting a local control plane (kube-apiserver, etcd), a registry and pruneguard serve")
 	started := time.Now()
-	s, err := startStack(ctx, o.Logger, policy)
+	s, err := startStack(ctx, o.Logger)
 	if s != nil {
 		defer func() { err = errors.Join(err, s.stop()) }()
 	}
@@ -208,7 +208,7 @@ func (d *driver) history(ctx context.Context) error {
 	if !strings.Contains(out, "deleted") {
 		return &CheckError{Step: "history", Expect: "a deleted record", Got: out}
 	}
-	d.n.ok("fence, deletion and denial are on record")
+	d.n.ok("the fence and the deletion are on record")
 	return nil
 }
 

@@ -50,7 +50,7 @@ type stack struct {
 }
 
 // startStack brings up the environment and serve, with the chart's webhook registered.
-func startStack(ctx context.Context, log logr.Logger, policy []string) (*stack, error) {
+func startStack(ctx context.Context, log logr.Logger) (*stack, error) {
 	s := &stack{}
 	var err error
 	if s.dir, err = os.MkdirTemp("", "pruneguard-demo-"); err != nil {
@@ -66,7 +66,7 @@ func startStack(ctx context.Context, log logr.Logger, policy []string) (*stack, 
 	if err := s.install(ctx); err != nil {
 		return s, err
 	}
-	return s, s.startServe(ctx, log, policy)
+	return s, s.startServe(ctx, log)
 }
 
 // install creates the namespace, the webhook configuration from the chart (pointed at
@@ -120,7 +120,7 @@ func (s *stack) adminToken(ctx context.Context) error {
 }
 
 // startServe runs serve in-process with a self-signed certificate and continuous pruning.
-func (s *stack) startServe(ctx context.Context, log logr.Logger, policy []string) error {
+func (s *stack) startServe(ctx context.Context, log logr.Logger) error {
 	apiPort, err := freePort()
 	if err != nil {
 		return err
@@ -134,9 +134,9 @@ func (s *stack) startServe(ctx context.Context, log logr.Logger, policy []string
 			WebhookConfiguration: chart.DefaultReleaseName, IPs: []net.IP{net.IPv4(127, 0, 0, 1)},
 		},
 		MetricsBindAddress: fmt.Sprintf("127.0.0.1:%d", apiPort), HealthProbeBindAddress: server.Disabled,
-		Registry: s.registry, Logger: log, Identity: "demo-replica",
+		Registry: s.registry, Logger: log, Identity: "demo-replica", StatsInterval: time.Second,
 	}
-	if err := configurePruning(&o, s, policy); err != nil {
+	if err := configurePruning(&o, s); err != nil {
 		return err
 	}
 	if s.srv, err = server.New(o); err != nil {

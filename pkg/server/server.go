@@ -69,9 +69,11 @@ type Options struct {
 	LeaderElect             bool
 	LeaderElectionNamespace string
 	LeaderElectionID        string
-	// OnLeader is the leader's work (the continuous pruner); nil means none. Without
-	// LeaderElect it runs unconditionally.
+	// OnLeader is the leader's work; nil means none. Without LeaderElect it runs
+	// unconditionally. Pruning sets it to the continuous pruner.
 	OnLeader func(ctx context.Context) error
+	// Pruning, when set, makes the leader prune continuously through the fence.
+	Pruning *Pruning
 	// PendingTTL is how long an admitted reference waits for its object to appear.
 	PendingTTL time.Duration
 	// Fence is consulted by the webhook; nil fences nothing.
@@ -131,6 +133,12 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{o: o, ix: ix}
+	if o.Pruning != nil {
+		if o.OnLeader != nil {
+			return nil, errors.Join(errors.New("server: Pruning and OnLeader exclude each other"), ix.Close())
+		}
+		s.o.OnLeader = s.runPruning
+	}
 	if err := s.build(); err != nil {
 		var trailErr error
 		if s.trail != nil {
