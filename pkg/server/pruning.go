@@ -102,10 +102,10 @@ func (s *Server) fencedPruner(ctx context.Context, c client.Client) (*pruner.Fen
 	}
 	return pruner.NewFencedPruner(pruner.FencedOptions{
 		Client: c, Replicas: replicas,
-		Prober:   pruner.PodProbe{Client: c, Namespace: p.Namespace},
-		Barrier:  &pruner.WatchBarrier{Metadata: md, Mapper: c.RESTMapper(), Index: s.ix, Kinds: kinds},
-		Reader:   s.ix,
-		Executor: &pruner.Executor{Workers: p.Options.Workers(), Reader: s.ix, Deleters: deleters},
+		Prober:    pruner.PodProbe{Client: c, Namespace: p.Namespace},
+		Barrier:   &pruner.WatchBarrier{Metadata: md, Mapper: c.RESTMapper(), Index: s.ix, Kinds: kinds},
+		Reader:    s.ix,
+		Executor:  &pruner.Executor{Workers: p.Options.Workers(), Reader: s.ix, Deleters: deleters},
 		Tombstone: tombstone, Audit: s.Recorder, Logger: s.o.Logger.WithName("fence"),
 	}), nil
 }
