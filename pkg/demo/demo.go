@@ -205,10 +205,12 @@ func (d *driver) history(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !strings.Contains(out, "deleted") {
-		return &CheckError{Step: "history", Expect: "a deleted record", Got: out}
+	for _, action := range []string{"fenced", "deleted", "denied"} {
+		if !strings.Contains(out, action) {
+			return &CheckError{Step: "history", Expect: "a " + action + " record", Got: out}
+		}
 	}
-	d.n.ok("the fence and the deletion are on record")
+	d.n.ok("the fence, the deletion and the refused pod are on record")
 	return nil
 }
 

@@ -7,12 +7,17 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
+	"time"
 
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/pruneguard/pruneguard/pkg/audit"
 	"github.com/pruneguard/pruneguard/pkg/certs"
+	"github.com/pruneguard/pruneguard/pkg/fence"
 	"github.com/pruneguard/pruneguard/pkg/scheme"
 	"github.com/pruneguard/pruneguard/webhook"
 )
@@ -64,7 +69,18 @@ func (s *Server) buildAPI(c client.Client) error {
 	if s.Metrics, err = audit.NewMetrics(s.o.Registry); err != nil {
 		return err
 	}
-	s.Recorder = audit.NewRecorder(audit.RecorderOptions{Trail: trail, Logger: s.o.Logger.WithName("audit"), Actor: s.o.Identity})
+	cs, err := kubernetes.NewForConfig(s.o.Config)
+	if err != nil {
+		return fmt.Errorf("failed to create a client for Events: %w", err)
+	}
+	s.events = events.NewBroadcaster(&events.EventSinkImpl{Interface: cs.EventsV1()})
+	s.Recorder = audit.NewRecorder(audit.RecorderOptions{
+		Trail: trail, Logger: s.o.Logger.WithName("audit"), Actor: s.o.Identity,
+		Events: s.events.NewRecorder(scheme.New(), "pruneguard"),
+	})
+	if c, ok := s.o.Fence.(*fence.Checker); ok && c.OnDeny == nil {
+		c.OnDeny = s.onDeny
+	}
 	if s.o.MetricsInsecure {
 		s.apiHandler = metricsHandler(s.o.Registry)
 		return nil
@@ -84,4 +100,24 @@ func newClient(o Options) (client.Client, error) {
 		return nil, fmt.Errorf("failed to create an API client: %w", err)
 	}
 	return c, nil
+}
+
+// onDeny counts a fence's denial and records it in the audit trail (with an Event on the
+// Image). It runs on the admission path, so the record is written in the background; denials
+// are rare (a fence stands for seconds).
+func (s *Server) onDeny(_ context.Context, r fence.Request, d fence.Denial) {
+	reason := audit.DeniedFenced
+	if d.Tombstone() {
+		reason = audit.DeniedPruned
+	}
+	s.Metrics.AdmissionDenied(reason)
+	rec := audit.Record{
+		Time: time.Now(), Action: audit.ActionDenied, Image: d.Image, Rule: "fence " + d.Fence,
+		Message: fmt.Sprintf("%s %s in namespace %s refused: %s", strings.ToLower(r.Operation), r.Kind, r.Namespace, d.Message),
+	}
+	go func() {
+		if err := s.Recorder.Record(context.Background(), rec); err != nil {
+			s.o.Logger.Error(err, "failed to record a denial in the audit trail", "image", d.Image)
+		}
+	}()
 }

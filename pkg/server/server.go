@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -111,6 +112,7 @@ type Server struct {
 	Metrics  *audit.Metrics
 
 	trail      *audit.Trail
+	events     events.EventBroadcaster
 	apiHandler http.Handler
 	keeper     *certs.Keeper
 	getCert    func(*tls.ClientHelloInfo) (*tls.Certificate, error)
@@ -224,6 +226,10 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	if s.runCert != nil {
 		g.Go(func() error { return s.runCert(ctx) })
 	}
+	if err := s.events.StartRecordingToSinkWithContext(ctx); err != nil {
+		return err
+	}
+	defer s.events.Shutdown()
 	if s.webhook != nil {
 		g.Go(func() error { return s.committer.Run(ctx) })
 		g.Go(func() error { return s.webhook.Start(ctx) })
