@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +43,8 @@ func TestServeFlags(t *testing.T) {
 		{name: "the certificate directory is required", args: []string{"--data-dir=/d"}, wantErr: "--cert-dir is required"},
 		{name: "a port out of range is refused", args: []string{"--data-dir=/d", "--cert-dir=/c", "--webhook-port=70000"}, wantErr: "invalid --webhook-port"},
 		{name: "a non-positive pending TTL is refused", args: []string{"--data-dir=/d", "--cert-dir=/c", "--pending-ttl=0s"}, wantErr: "invalid --pending-ttl"},
-		{name: "continuous pruning says it is not built yet", args: []string{"--data-dir=/d", "--cert-dir=/c", "--pruning=continuous"}, wantErr: "not available in this build yet"},
+		{name: "continuous pruning needs the namespace of its probe pods", args: []string{"--data-dir=/d", "--cert-dir=/c", "--pruning=continuous", "--leader-election-namespace="}, wantErr: "needs pruneguard's namespace"},
+		{name: "continuous pruning validates its policy as prune images does", args: []string{"--data-dir=/d", "--cert-dir=/c", "--pruning=continuous", "--leader-election-namespace=pg", "--prune-over-size-limit", "--keep-tag-revisions=1"}, wantErr: "--prune-over-size-limit"},
 		{name: "an unknown pruning mode is refused", args: []string{"--data-dir=/d", "--cert-dir=/c", "--pruning=sometimes"}, wantErr: "invalid --pruning"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,5 +113,24 @@ func TestIndexStatsPrintsKeyCounts(t *testing.T) {
 	}
 	if got.Status != "ready" || got.Keys["object"] != 1 || got.Keys["ref-by-tag"] != 1 {
 		t.Errorf("stats %+v, want ready with one object and one tag reference", got)
+	}
+}
+
+func TestServeContinuousPruningOptions(t *testing.T) {
+	var got *serveConfig
+	run := func(_ context.Context, _ Streams, c serveConfig) error { got = &c; return nil }
+	cmd := newServeCommandWith(Streams{Out: io.Discard, Err: io.Discard}, run)
+	cmd.SetArgs([]string{"--data-dir=/d", "--cert-dir=/c", "--pruning=continuous", "--leader-election-namespace=pg",
+		"--webhook-service=pruneguard", "--confirm", "--keep-tag-revisions=1", "--prune-interval=3s", "--registry-url=r.example.com"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	p := got.Server.Pruning
+	if p == nil {
+		t.Fatal("--pruning=continuous left Server.Pruning unset")
+	}
+	if !p.Options.Confirm || p.Options.KeepTagRevisions == nil || *p.Options.KeepTagRevisions != 1 ||
+		p.Options.RegistryURL != "r.example.com" || p.Namespace != "pg" || p.Service != "pruneguard" || p.Interval != 3*time.Second {
+		t.Errorf("Pruning = %+v, want the flags given", p)
 	}
 }
