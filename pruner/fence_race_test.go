@@ -37,10 +37,9 @@ type raceResult struct {
 // pool is the set of images the creators pick from; the pruner adds new ones and removes
 // the ones it deleted.
 type pool struct {
-	mu      sync.Mutex
-	live    []string
-	fenced  map[string]bool
-	created int
+	mu     sync.Mutex
+	live   []string
+	fenced map[string]bool
 }
 
 func (p *pool) pick(r *rand.Rand) string {

@@ -1,9 +1,9 @@
 package tracker
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pruneguard/pruneguard/internal/metrics"
 )
 
 // Metrics are the tracker's Prometheus metrics.
@@ -46,32 +46,20 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 	}
 	var err error
-	if m.EventsApplied, err = register(reg, m.EventsApplied); err != nil {
+	if m.EventsApplied, err = metrics.Register(reg, m.EventsApplied); err != nil {
 		return nil, err
 	}
-	if m.ApplyErrors, err = register(reg, m.ApplyErrors); err != nil {
+	if m.ApplyErrors, err = metrics.Register(reg, m.ApplyErrors); err != nil {
 		return nil, err
 	}
-	if m.Expired, err = register(reg, m.Expired); err != nil {
+	if m.Expired, err = metrics.Register(reg, m.Expired); err != nil {
 		return nil, err
 	}
-	if m.Synced, err = register(reg, m.Synced); err != nil {
+	if m.Synced, err = metrics.Register(reg, m.Synced); err != nil {
 		return nil, err
 	}
-	if m.Queued, err = register(reg, m.Queued); err != nil {
+	if m.Queued, err = metrics.Register(reg, m.Queued); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector reg already holds under the same name.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }

@@ -1,9 +1,9 @@
 package webhook
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pruneguard/pruneguard/internal/metrics"
 )
 
 // Reasons a request was allowed without its references being recorded, the values of the
@@ -65,32 +65,20 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 	}
 	var err error
-	if m.Latency, err = register(reg, m.Latency); err != nil {
+	if m.Latency, err = metrics.Register(reg, m.Latency); err != nil {
 		return nil, err
 	}
-	if m.Requests, err = register(reg, m.Requests); err != nil {
+	if m.Requests, err = metrics.Register(reg, m.Requests); err != nil {
 		return nil, err
 	}
-	if m.Problems, err = register(reg, m.Problems); err != nil {
+	if m.Problems, err = metrics.Register(reg, m.Problems); err != nil {
 		return nil, err
 	}
-	if m.Pending, err = register(reg, m.Pending); err != nil {
+	if m.Pending, err = metrics.Register(reg, m.Pending); err != nil {
 		return nil, err
 	}
-	if m.BatchSize, err = register(reg, m.BatchSize); err != nil {
+	if m.BatchSize, err = metrics.Register(reg, m.BatchSize); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector reg already holds under the same name.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pruneguard/pruneguard/internal/metrics"
 )
 
 // Values of the "reason" label of pruneguard_admissions_denied_total.
@@ -83,14 +85,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
+// register registers c with metrics.Register and adds its error, if any, to errs, so that
+// NewMetrics reports every metric it could not register at once.
 func register[C prometheus.Collector](reg prometheus.Registerer, c C, errs *[]error) C {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
+	c, err := metrics.Register(reg, c)
 	if err != nil {
 		*errs = append(*errs, err)
 	}

@@ -151,7 +151,7 @@ func (s *stack) startServe(ctx context.Context, log logr.Logger) error {
 		select {
 		case err := <-done:
 			done <- err
-			return false, fmt.Errorf("serve stopped: %v", err)
+			return false, fmt.Errorf("serve stopped: %w", err)
 		default:
 		}
 		return s.srv.Synced(), nil

@@ -65,6 +65,8 @@ type Fence struct {
 //
 // +kubebuilder:object:generate=true
 // +kubebuilder:object:root=true
+//
+//nolint:revive // the scheme takes the Kind from the Go type name, and the CRD's listKind is FenceList
 type FenceList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`

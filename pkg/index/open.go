@@ -24,14 +24,14 @@ const SchemaVersion uint32 = 1
 type Status int
 
 const (
-	// StatusReady: the index holds a completed rebuild plus every write since; use it.
+	// StatusReady means the index holds a completed rebuild plus every write since; use it.
 	StatusReady Status = iota
-	// StatusNew: the directory held no index; rebuild it.
+	// StatusNew means the directory held no index; rebuild it.
 	StatusNew
-	// StatusSchemaChanged: the directory held an index of another SchemaVersion (or none
+	// StatusSchemaChanged means the directory held an index of another SchemaVersion (or none
 	// that pruneguard wrote); Open wiped it; rebuild it.
 	StatusSchemaChanged
-	// StatusIncomplete: a rebuild started and did not finish (the process died, or the
+	// StatusIncomplete means a rebuild started and did not finish (the process died, or the
 	// rebuild was aborted); rebuild it.
 	StatusIncomplete
 )

@@ -60,7 +60,7 @@ type confirm struct{ obj model.Object }
 func (op confirm) String() string { return "confirm object " + op.obj.Key.String() }
 
 func (op confirm) apply(w *writer) error {
-	if err := (putObject{obj: op.obj}).apply(w); err != nil {
+	if err := putObject(op).apply(w); err != nil {
 		return err
 	}
 	// putObject removed the pending record when the references matched; else remove it now.

@@ -8,6 +8,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pruneguard/pruneguard/internal/metrics"
 	"github.com/pruneguard/pruneguard/pkg/index"
 )
 
@@ -40,24 +41,13 @@ func newIndexGauges(reg prometheus.Registerer, ix *index.Index, interval time.Du
 		}),
 	}
 	var err error
-	if g.references, err = registerGauge(reg, g.references); err != nil {
+	if g.references, err = metrics.Register(reg, g.references); err != nil {
 		return nil, err
 	}
-	if g.pending, err = registerGauge(reg, g.pending); err != nil {
+	if g.pending, err = metrics.Register(reg, g.pending); err != nil {
 		return nil, err
 	}
 	return g, nil
-}
-
-func registerGauge(reg prometheus.Registerer, c prometheus.Gauge) (prometheus.Gauge, error) {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(prometheus.Gauge); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
 
 func (g *indexGauges) run(ctx context.Context) error {

@@ -131,7 +131,7 @@ func startServer(t testing.TB, dataDir string) *running {
 		select {
 		case err := <-done:
 			done <- err
-			return false, fmt.Errorf("server stopped before it was in sync: %v", err)
+			return false, fmt.Errorf("server stopped before it was in sync: %w", err)
 		default:
 		}
 		return srv.Synced(), nil
