@@ -38,8 +38,8 @@ type ContinuousOptions struct {
 // Each round plans the whole policy from the index — a read of the local Badger index, not a
 // scan of the API server, so a round over a large cluster costs seconds of local reads, and
 // the decisions are exactly those of a one-shot prune of the same state — and, when the plan
-// deletes anything, deletes it through the fence. A round starts on every Kick (the tracker
-// kicks on every index change) and at least every Interval, which is also what catches items
+// deletes anything, deletes it through the fence. A round starts on every Kick (serve kicks
+// after every batch of watch events the tracker writes) and at least every Interval, which is also what catches items
 // that pass the keep-younger-than cutoff with no event at all. Invalid references stop a round
 // as they stop `prune images`, unless --ignore-invalid-refs.
 //

@@ -50,6 +50,10 @@ type Options struct {
 	SweepInterval     time.Duration
 	// Now is the clock of pending expiry; nil means time.Now.
 	Now func() time.Time
+	// OnApplied, when set, is called after every batch of watch events is written: the
+	// continuous pruner's kick, so a change that makes an image prunable starts a round at
+	// once. It must not block.
+	OnApplied func()
 }
 
 // Tracker keeps the index equal to the cluster from informers. See the package comment.
@@ -236,6 +240,9 @@ func (t *Tracker) drain(ctx context.Context) error {
 func (t *Tracker) apply(ctx context.Context, ops []index.Op) error {
 	if len(ops) == 0 {
 		return nil
+	}
+	if t.o.OnApplied != nil {
+		defer t.o.OnApplied()
 	}
 	err := t.o.Index.Apply(ctx, ops...)
 	if err == nil {

@@ -37,6 +37,9 @@ type ComparisonResult struct {
 	Candidate  float64    `json:"candidate"`
 	// Ratio is Baseline over Candidate: how many times cheaper pruneguard is.
 	Ratio float64 `json:"ratio"`
+	// CandidateUnsized is true when the candidate was measured without a cluster size (a
+	// small fixed fixture) and is set against the baseline at Size.
+	CandidateUnsized bool `json:"candidateUnsized,omitempty"`
 }
 
 // Growth is how one cost grows with the cluster size.
@@ -105,10 +108,17 @@ func compare(run *Run, c Comparison) []ComparisonResult {
 	for _, size := range []string{"", "S", "M", "L"} {
 		b, okB := base[size]
 		k, okC := cand[size]
+		unsized := false
+		if !okC && size != "" && len(cand) == 1 {
+			// A candidate measured only without a size stands against every sized baseline,
+			// marked as such.
+			k, okC = cand[""]
+			unsized = okC
+		}
 		if !okB || !okC {
 			continue
 		}
-		res := ComparisonResult{Comparison: c, Size: size,
+		res := ComparisonResult{Comparison: c, Size: size, CandidateUnsized: unsized,
 			Baseline: b*c.BaselineScale + c.BaselineAdd, Candidate: k * c.CandidateScale}
 		if res.Candidate > 0 {
 			res.Ratio = res.Baseline / res.Candidate

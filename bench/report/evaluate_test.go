@@ -148,3 +148,27 @@ func TestSizeImagesAreSynthSizes(t *testing.T) {
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+
+// A time-to-prune measured on a small fixed cluster (no size) stands against the full plan at
+// every size measured, and is marked as unsized; a sized candidate is never borrowed so.
+func TestUnsizedCandidateStandsAgainstEverySize(t *testing.T) {
+	run := &Run{Benchmarks: []Benchmark{
+		{Name: "BenchmarkPlan/size=S", Size: "S", Metrics: []Metric{{Value: 0.5, Unit: "full-plan-s"}}},
+		{Name: "BenchmarkPlan/size=M", Size: "M", Metrics: []Metric{{Value: 5, Unit: "full-plan-s"}}},
+		{Name: "BenchmarkTimeToPrune", Metrics: []Metric{{Value: 1, Unit: "time-to-prune-s/p99"}}},
+	}}
+	r := Build(run, Machine{}, Targets(), Comparisons(), time.Unix(0, 0))
+	var sizes []string
+	for _, c := range r.Comparisons {
+		if c.Comparison.Candidate != "time-to-prune-s/p99" {
+			continue
+		}
+		sizes = append(sizes, c.Size)
+		if !c.CandidateUnsized || c.Candidate != 1 {
+			t.Errorf("size %s: candidate %v unsized %v, want 1 and unsized", c.Size, c.Candidate, c.CandidateUnsized)
+		}
+	}
+	if len(sizes) != 2 || sizes[0] != "S" || sizes[1] != "M" {
+		t.Errorf("time-to-prune compared at %v, want [S M]", sizes)
+	}
+}

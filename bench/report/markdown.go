@@ -82,9 +82,17 @@ func writeComparisons(p *printer, r *Report) {
 		return
 	}
 	p.f("| Comparison | Size | Full scan | pruneguard | Ratio |\n|---|:---:|---:|---:|---:|\n")
+	unsized := false
 	for _, c := range r.Comparisons {
-		p.f("| %s | %s | %s %s | %s %s | %s× |\n", c.Comparison.Name, orDash(c.Size),
-			num(c.Baseline), c.Comparison.Unit, num(c.Candidate), c.Comparison.Unit, num(c.Ratio))
+		mark := ""
+		if c.CandidateUnsized {
+			mark, unsized = " ¹", true
+		}
+		p.f("| %s | %s | %s %s | %s %s%s | %s× |\n", c.Comparison.Name, orDash(c.Size),
+			num(c.Baseline), c.Comparison.Unit, num(c.Candidate), c.Comparison.Unit, mark, num(c.Ratio))
+	}
+	if unsized {
+		p.f("\n¹ measured on a small fixed cluster, not at the row's size: its growth with the cluster is not shown.\n")
 	}
 	p.f("\n")
 }

@@ -24,7 +24,8 @@ const (
 // cost-SLUG.png per comparison (the full-scan side and pruneguard's against the cluster
 // size, log-log), growth.png (every cost measured at several sizes, relative to its smallest
 // size, log-log) and latency.png (every latency distribution reported with
-// ReportLatencies). A plot with no data is not written.
+// ReportLatencies). A plot with no data is not written, and a file of that name left by an
+// earlier run is removed.
 func WritePlots(dir string, r *Report) ([]string, error) {
 	plots := map[string]*plot.Plot{}
 	for _, c := range Comparisons() {
@@ -44,6 +45,10 @@ func WritePlots(dir string, r *Report) ([]string, error) {
 	var names []string
 	for name, p := range plots {
 		if p == nil {
+			// A plot of an earlier run must not pass for this run's.
+			if err := os.Remove(filepath.Join(dir, name)); err != nil && !os.IsNotExist(err) {
+				return nil, fmt.Errorf("failed to remove the stale plot %s: %w", name, err)
+			}
 			continue
 		}
 		if err := savePNG(p, filepath.Join(dir, name)); err != nil {

@@ -57,3 +57,19 @@ func TestNoDataWritesNoPlot(t *testing.T) {
 		t.Fatalf("plots %v, %v; want none", names, err)
 	}
 }
+
+func TestNoDataRemovesAnEarlierRunsPlot(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, "growth.png")
+	if err := os.WriteFile(stale, []byte("an earlier run's plot"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := Build(&Run{Benchmarks: []Benchmark{{Name: "BenchmarkX", Iterations: 1, Metrics: []Metric{{Value: 3, Unit: "ns/op"}}}}},
+		Machine{}, Targets(), Comparisons(), build(t).Generated)
+	if _, err := WritePlots(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("the stale growth.png is still there (stat: %v)", err)
+	}
+}

@@ -57,7 +57,17 @@ func (s *Server) runPruning(ctx context.Context) error {
 		Reader: s.ix, Fenced: fenced, Options: p.Options, Interval: p.Interval,
 		Paused: s.paused(c), Audit: s.Recorder, Metrics: s.Metrics, Logger: s.o.Logger.WithName("pruner"),
 	})
+	s.continuous.Store(cont)
+	defer s.continuous.Store(nil)
 	return cont.Run(ctx)
+}
+
+// kickPruner starts a prune round soon after the tracker wrote changes, when this replica
+// leads; the pruner's own rate limit (MinGap) bounds how often rounds run.
+func (s *Server) kickPruner() {
+	if c := s.continuous.Load(); c != nil {
+		c.Kick()
+	}
 }
 
 func fenceScheme() *runtime.Scheme {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -22,6 +23,7 @@ import (
 	"github.com/pruneguard/pruneguard/pkg/certs"
 	"github.com/pruneguard/pruneguard/pkg/index"
 	"github.com/pruneguard/pruneguard/pkg/scheme"
+	"github.com/pruneguard/pruneguard/pruner"
 	"github.com/pruneguard/pruneguard/tracker"
 	"github.com/pruneguard/pruneguard/webhook"
 )
@@ -116,6 +118,8 @@ type Server struct {
 	apiHandler http.Handler
 	keeper     *certs.Keeper
 	getCert    func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// continuous is the running continuous pruner, while this replica leads.
+	continuous atomic.Pointer[pruner.Continuous]
 	runCert    func(context.Context) error
 }
 
@@ -170,6 +174,7 @@ func (s *Server) build() error {
 	s.tracker, err = tracker.New(tracker.Options{
 		Config: o.Config, Scheme: scheme.New(), Index: s.ix, Metrics: tm, Logger: o.Logger.WithName("tracker"),
 		DiscoveryInterval: o.DiscoveryInterval, SweepInterval: o.SweepInterval,
+		OnApplied: s.kickPruner,
 	})
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pruneguard/pruneguard/bench/report"
 	"github.com/pruneguard/pruneguard/pkg/testenv"
 )
 
@@ -19,11 +20,12 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 
 var _ io.Writer = (*countingWriter)(nil)
 
-// BenchmarkGenerate generates a cluster of each size and writes its dump, reporting the time
-// of each step and the size of the dump.
+// BenchmarkGenerate generates a cluster of each size report.Sizes selects and writes its dump,
+// reporting the time of each step and the size of the dump.
 func BenchmarkGenerate(b *testing.B) {
-	for _, size := range Sizes {
-		b.Run("size="+string(size), func(b *testing.B) {
+	for _, s := range report.Sizes() {
+		size := Size(s)
+		b.Run("size="+s, func(b *testing.B) {
 			var gen, dump time.Duration
 			var bytes int64
 			for i := range b.N {

@@ -1,0 +1,27 @@
+package report
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestParseSizes(t *testing.T) {
+	tests := []struct {
+		behaviour string
+		in        string
+		want      []string
+	}{
+		{"unset runs every size", "", []string{"S", "M", "L"}},
+		{"one size runs alone", "S", []string{"S"}},
+		{"sizes come smallest first, whatever the order given", "L, s", []string{"S", "L"}},
+		{"unknown names are ignored", "S,XL", []string{"S"}},
+		{"only unknown names run every size", "XL", []string{"S", "M", "L"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.behaviour, func(t *testing.T) {
+			if got := parseSizes(tt.in); !slices.Equal(got, tt.want) {
+				t.Errorf("parseSizes(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
