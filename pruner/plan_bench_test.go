@@ -69,7 +69,7 @@ func benchPlanSize(b *testing.B, size synth.Size) {
 		sum += d
 	}
 	b.ReportMetric(float64(sum)/float64(len(last.candidates))/float64(time.Millisecond), "candidate-ms/op")
-	report.ReportLatencies(b, "candidate-ms", time.Millisecond, last.candidates)
+	report.Latencies(b, "candidate-ms", time.Millisecond, last.candidates)
 	b.ReportMetric(float64(len(digests)), "images")
 	b.ReportMetric(float64(last.images), "images-pruned")
 	b.ReportMetric(float64(last.items), "items-pruned")

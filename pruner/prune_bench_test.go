@@ -57,7 +57,7 @@ func benchTimeToPrune(b *testing.B, interval time.Duration) {
 		samples = append(samples, untilPruned(b, r, pod, digest))
 	}
 	b.StopTimer()
-	report.ReportLatencies(b, "time-to-prune-s", time.Second, samples)
+	report.Latencies(b, "time-to-prune-s", time.Second, samples)
 }
 
 // referencedImage creates a pod and the Image it references by digest, waits until the

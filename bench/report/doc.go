@@ -8,7 +8,7 @@
 //     "full-plan-s", ...), in whatever package the benchmark lives;
 //   - the cluster size is a sub-benchmark element "size=S", "size=M" or "size=L"
 //     (pkg/synth's sizes), e.g. BenchmarkPlan/size=M;
-//   - a latency distribution is reported with ReportLatencies, as "<name>/median",
+//   - a latency distribution is reported with Latencies, as "<name>/median",
 //     "<name>/p90", "<name>/p99", "<name>/p99.9" and "<name>/max";
 //   - peak memory is read with ResetPeakRSS and PeakRSSMiB.
 //

@@ -56,10 +56,10 @@ func writeTargets(p *printer, r *Report) {
 	for _, res := range r.Results {
 		t := res.Target
 		status := string(res.Status)
-		switch {
-		case res.Status == Met:
+		switch res.Status {
+		case Met:
 			status = "✅ met"
-		case res.Status == Missed:
+		case Missed:
 			status = "❌ missed"
 		}
 		if res.OtherSize && res.Status != NotMeasured {

@@ -15,17 +15,17 @@ type MetricReporter interface {
 	ReportMetric(n float64, unit string)
 }
 
-// Quantiles are the points of a latency distribution ReportLatencies reports, by the suffix
+// Quantiles are the points of a latency distribution Latencies reports, by the suffix
 // the metric gets. The report reads them back to plot the distribution.
 var Quantiles = []struct {
 	Suffix string
 	Q      float64
 }{{"median", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"p99.9", 0.999}, {"max", 1}}
 
-// ReportLatencies reports the distribution of samples as metrics "<name>/median",
+// Latencies reports the distribution of samples as metrics "<name>/median",
 // "<name>/p90", "<name>/p99", "<name>/p99.9" and "<name>/max", in units of unit; name should
 // say the unit, as in "webhook-added-ms". Nothing is reported for no samples.
-func ReportLatencies(b MetricReporter, name string, unit time.Duration, samples []time.Duration) {
+func Latencies(b MetricReporter, name string, unit time.Duration, samples []time.Duration) {
 	if len(samples) == 0 {
 		return
 	}

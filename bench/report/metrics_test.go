@@ -16,7 +16,7 @@ func TestReportLatencies(t *testing.T) {
 		samples = append(samples, time.Duration(i)*time.Millisecond)
 	}
 	rec := recorder{}
-	ReportLatencies(rec, "x-ms", time.Millisecond, samples)
+	Latencies(rec, "x-ms", time.Millisecond, samples)
 	want := map[string]float64{"x-ms/median": 500, "x-ms/p90": 900, "x-ms/p99": 990, "x-ms/p99.9": 999, "x-ms/max": 1000}
 	for unit, v := range want {
 		if rec[unit] != v {
@@ -24,10 +24,10 @@ func TestReportLatencies(t *testing.T) {
 		}
 	}
 	if samples[0] != time.Second {
-		t.Error("ReportLatencies reordered the caller's samples")
+		t.Error("Latencies reordered the caller's samples")
 	}
 	empty := recorder{}
-	ReportLatencies(empty, "x-ms", time.Millisecond, nil)
+	Latencies(empty, "x-ms", time.Millisecond, nil)
 	if len(empty) != 0 {
 		t.Errorf("no samples reported %v", empty)
 	}

@@ -24,7 +24,7 @@ const (
 // cost-SLUG.png per comparison (the full-scan side and pruneguard's against the cluster
 // size, log-log), growth.png (every cost measured at several sizes, relative to its smallest
 // size, log-log) and latency.png (every latency distribution reported with
-// ReportLatencies). A plot with no data is not written, and a file of that name left by an
+// Latencies). A plot with no data is not written, and a file of that name left by an
 // earlier run is removed.
 func WritePlots(dir string, r *Report) ([]string, error) {
 	plots := map[string]*plot.Plot{}
