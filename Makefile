@@ -88,11 +88,11 @@ generate: $(CONTROLLER_GEN) ## Regenerate the OpenShift CRDs the test environmen
 ##@ Test
 
 .PHONY: test
-test: tools vet test-unit fuzz helm-lint ## Run every test: unit, integration (real API server, etcd, registry, helm) and fuzz.
+test: tools vet test-unit helm-lint helm-test fuzz ## Run every test: unit, integration (real API server, etcd, registry, helm), chart and fuzz.
 
 .PHONY: test-unit
-test-unit: tools ## Run the Go tests, integration tests included.
-	$(GO) test $(TEST_FLAGS) -count=1 -timeout 40m ./...
+test-unit: tools ## Run the Go tests, integration tests included (the chart's are helm-test's).
+	$(GO) test $(TEST_FLAGS) -count=1 -timeout 40m $$($(GO) list ./... | grep -v /charts/)
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
