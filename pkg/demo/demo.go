@@ -234,6 +234,7 @@ func (d *driver) metrics(ctx context.Context) error {
 	found := 0
 	for _, line := range strings.Split(string(body), "\n") {
 		if strings.HasPrefix(line, "pruneguard_images_pruned_total") || strings.HasPrefix(line, "pruneguard_references ") ||
+			strings.HasPrefix(line, "pruneguard_fences_active ") ||
 			strings.HasPrefix(line, "pruneguard_admissions_denied_total") || strings.HasPrefix(line, "pruneguard_pending_references ") {
 			d.n.say("  %s", line)
 			found++

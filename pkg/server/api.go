@@ -121,3 +121,22 @@ func (s *Server) onDeny(_ context.Context, r fence.Request, d fence.Denial) {
 		}
 	}()
 }
+
+// runFenceGauge keeps pruneguard_fences_active equal to the number of fences (tombstones
+// included) this replica enforces, read every interval from the webhook's fence checker.
+func (s *Server) runFenceGauge(ctx context.Context, interval time.Duration) error {
+	c, ok := s.o.Fence.(*fence.Checker)
+	if !ok || c.Source == nil {
+		return nil
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		s.Metrics.SetFencesActive(c.Source.Fences().Len())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

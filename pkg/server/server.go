@@ -231,6 +231,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	if s.runCert != nil {
 		g.Go(func() error { return s.runCert(ctx) })
 	}
+	g.Go(func() error { return s.runFenceGauge(ctx, 2*time.Second) })
 	if err := s.events.StartRecordingToSinkWithContext(ctx); err != nil {
 		return err
 	}
