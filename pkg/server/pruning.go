@@ -24,6 +24,9 @@ import (
 //	kubectl -n pruneguard annotate lease pruneguard-leader pruneguard.io/paused=true
 const PausedAnnotation = "pruneguard.io/paused"
 
+// pruningRetry is how long the leader waits before it tries again to set up pruning.
+const pruningRetry = 30 * time.Second
+
 // Pruning configures the continuous pruner that the leader runs.
 type Pruning struct {
 	// Options is the policy, with the flags of `prune images`.
@@ -49,9 +52,20 @@ func (s *Server) runPruning(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("failed to create the pruner's client: %w", err)
 	}
-	fenced, err := s.fencedPruner(ctx, c)
-	if err != nil {
-		return err
+	// The leader keeps its Lease while this runs, so a registry that cannot be reached yet
+	// (or an index that has no image to find it from) is retried, not returned: returning
+	// would leave a leader that holds the Lease and prunes nothing.
+	var fenced *pruner.FencedPruner
+	for {
+		if fenced, err = s.fencedPruner(ctx, c); err == nil {
+			break
+		}
+		s.o.Logger.Error(err, "continuous pruning cannot start yet; retrying", "in", pruningRetry.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(pruningRetry):
+		}
 	}
 	cont := pruner.NewContinuous(pruner.ContinuousOptions{
 		Reader: s.ix, Fenced: fenced, Options: p.Options, Interval: p.Interval,
