@@ -67,13 +67,13 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	d := &driver{n: n, s: s, run: o.Run, cl: cl}
-	for _, step := range []func(context.Context) error{d.refs, d.explainKept, d.dryRun, d.scaleAway, d.fenced, d.history, d.metrics} {
+	for _, step := range []func(context.Context) error{d.refs, d.explainKept, d.scaleAway, d.confirmed, d.fenced, d.history, d.metrics} {
 		if err := step(ctx); err != nil {
 			return err
 		}
 	}
 	n.section("Summary")
-	n.say("the oldest revision of shop/web was pruned %s after its last user went away,", d.pruneLatency.Round(100*time.Millisecond))
+	n.say("the oldest revision of shop/web was pruned %s after the pruner was let go,", d.pruneLatency.Round(100*time.Millisecond))
 	n.say("with the same decision oc adm prune images makes, and a pod that asked for it was refused.")
 	if o.Keep {
 		d.keep(ctx)
@@ -132,30 +132,40 @@ func (d *driver) explainKept(ctx context.Context) error {
 	return nil
 }
 
-func (d *driver) dryRun(ctx context.Context) error {
-	d.n.section("A dry run of the one-shot pruner, the drop-in for oc adm prune images")
+// scaleAway removes the last user of the oldest image, with the continuous pruner paused, and
+// shows with a dry run of the one-shot pruner that the image would now go.
+func (d *driver) scaleAway(ctx context.Context) error {
+	d.n.section("Deployment shop/legacy goes away; a dry run shows its image would be pruned")
+	d.s.paused.Store(true)
+	d.n.say("(the continuous pruner is paused for this step)")
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "legacy"}}
+	d.n.say("$ kubectl -n shop delete deployment legacy")
+	if err := d.s.env.Client.Delete(ctx, dep); err != nil {
+		return err
+	}
 	args := append([]string{"prune", "images", "--kubeconfig", d.s.env.Kubeconfig}, policy...)
 	out, err := d.cli(ctx, "dry run", 0, args...)
 	if err != nil {
 		return err
 	}
-	if strings.Contains(out, d.cl.web[3].Digest) {
-		return &CheckError{Step: "dry run", Expect: "the image in use not to be listed", Got: out}
+	if !strings.Contains(out, "Deleting image "+d.cl.web[3].Digest) {
+		return &CheckError{Step: "dry run", Expect: "Deleting image " + short(d.cl.web[3].Digest), Got: out}
 	}
-	d.n.ok("nothing referenced is listed for deletion")
+	for _, kept := range []*testenv.Pushed{d.cl.web[0], d.cl.web[1], d.cl.web[2], d.cl.apiV2} {
+		if strings.Contains(out, "Deleting image "+kept.Digest) {
+			return &CheckError{Step: "dry run", Expect: "images in use or within 3 revisions to stay", Got: out}
+		}
+	}
+	d.n.ok("the dry run deletes only the image nothing uses any more, as oc adm prune images would")
 	return nil
 }
 
-// scaleAway removes the last user of the oldest image and waits for the continuous pruner.
-func (d *driver) scaleAway(ctx context.Context) error {
-	d.n.section("Deployment shop/legacy goes away; the continuous pruner removes its image")
+// confirmed lets the continuous pruner go and waits for it to delete the image.
+func (d *driver) confirmed(ctx context.Context) error {
+	d.n.section("Confirmed: the continuous pruner removes it through the fence")
 	c := d.s.env.Client
-	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "legacy"}}
-	d.n.say("$ kubectl -n shop delete deployment legacy")
 	start := time.Now()
-	if err := c.Delete(ctx, dep); err != nil {
-		return err
-	}
+	d.s.paused.Store(false)
 	name := testenv.ImageObjectName(d.cl.web[3].Digest)
 	err := waitUntil(ctx, time.Minute, "the image to be pruned", func() (bool, error) {
 		err := c.Get(ctx, client.ObjectKey{Name: name}, &imagev1.Image{})
@@ -172,7 +182,7 @@ func (d *driver) scaleAway(ctx context.Context) error {
 	if served {
 		return &CheckError{Step: "continuous prune", Expect: "the registry to stop serving the pruned manifest", Got: "still served"}
 	}
-	d.n.ok("Image and registry manifest deleted %s after the deployment went", d.pruneLatency.Round(100*time.Millisecond))
+	d.n.ok("Image and registry manifest deleted %s after the pruner was let go", d.pruneLatency.Round(100*time.Millisecond))
 	for _, kept := range []*testenv.Pushed{d.cl.web[0], d.cl.web[1], d.cl.apiV2} {
 		if err := c.Get(ctx, client.ObjectKey{Name: testenv.ImageObjectName(kept.Digest)}, &imagev1.Image{}); err != nil {
 			return &CheckError{Step: "continuous prune", Expect: "images in use to stay", Got: fmt.Sprintf("%s: %v", short(kept.Digest), err)}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -47,6 +48,8 @@ type stack struct {
 	stopEnv     func() error
 	stopSrv     func() error
 	registry    *prometheus.Registry
+	// paused is the continuous pruner's pause switch, for the dry run before it deletes.
+	paused atomic.Bool
 }
 
 // startStack brings up the environment and serve, with the chart's webhook registered.

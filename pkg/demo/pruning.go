@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"context"
 	"time"
 
 	"github.com/pruneguard/pruneguard/pkg/server"
@@ -19,6 +20,9 @@ func configurePruning(o *server.Options, s *stack) error {
 	opts.KeepTagRevisions, opts.KeepYoungerThan = &revisions, &younger
 	opts.Confirm = true
 	opts.RegistryURL = s.env.Registry.Host
-	o.Pruning = &server.Pruning{Options: opts, Namespace: namespace, Interval: time.Second, Tombstone: 10 * time.Minute}
+	o.Pruning = &server.Pruning{
+		Options: opts, Namespace: namespace, Interval: time.Second, Tombstone: 10 * time.Minute,
+		Paused: func(context.Context) bool { return s.paused.Load() },
+	}
 	return nil
 }

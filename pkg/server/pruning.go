@@ -43,6 +43,9 @@ type Pruning struct {
 	Tombstone time.Duration
 	// Dialect of the registry; auto-detected when empty.
 	Dialect registry.Dialect
+	// Paused, when set, is the pause switch instead of the Lease annotation (the demo pauses
+	// the pruner to show a dry run first).
+	Paused func(context.Context) bool
 }
 
 // runPruning is the leader's work: recover, then prune continuously until ctx is done.
@@ -67,9 +70,13 @@ func (s *Server) runPruning(ctx context.Context) error {
 		case <-time.After(pruningRetry):
 		}
 	}
+	paused := p.Paused
+	if paused == nil {
+		paused = s.paused(c)
+	}
 	cont := pruner.NewContinuous(pruner.ContinuousOptions{
 		Reader: s.ix, Fenced: fenced, Options: p.Options, Interval: p.Interval,
-		Paused: s.paused(c), Audit: s.Recorder, Metrics: s.Metrics, Logger: s.o.Logger.WithName("pruner"),
+		Paused: paused, Audit: s.Recorder, Metrics: s.Metrics, Logger: s.o.Logger.WithName("pruner"),
 	})
 	s.continuous.Store(cont)
 	defer s.continuous.Store(nil)
