@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	chart "github.com/pruneguard/pruneguard/charts/pruneguard"
+	"github.com/pruneguard/pruneguard/pkg/index"
 	"github.com/pruneguard/pruneguard/pkg/server"
 	"github.com/pruneguard/pruneguard/pkg/testenv"
 	"github.com/pruneguard/pruneguard/tracker"
@@ -95,26 +96,43 @@ type running struct {
 	dataDir  string
 	registry *prometheus.Registry
 	stop     func()
+	// opened is what the index found in the data directory when the server opened it.
+	opened index.Status
 }
 
 // startServer runs a server with its index in dataDir and waits until it is in sync.
 func startServer(t testing.TB, dataDir string) *running {
 	t.Helper()
+	r := runServer(t, dataDir, 2*time.Minute, func(o *server.Options) {
+		o.SweepInterval, o.DiscoveryInterval, o.StatsInterval = time.Second, 2*time.Second, time.Second
+	})
+	waitWebhookServing(t)
+	return r
+}
+
+// runServer builds a server on the shared control plane, with the webhook on the registered
+// port and its index in dataDir, runs it until the test ends, and waits up to timeout until it
+// is in sync. tune, when set, adjusts the options first.
+func runServer(t testing.TB, dataDir string, timeout time.Duration, tune func(*server.Options)) *running {
+	t.Helper()
 	reg := prometheus.NewRegistry()
-	srv, err := server.New(server.Options{
+	o := server.Options{
 		Config: env.Config, DataDir: dataDir,
 		WebhookHost: webhookHost, WebhookPort: webhookPort, CertDir: env.Control.WebhookInstallOptions.LocalServingCertDir,
 		MetricsBindAddress: server.Disabled, HealthProbeBindAddress: server.Disabled,
 		Registry: reg, Logger: testLogger(t),
-		SweepInterval: time.Second, DiscoveryInterval: 2 * time.Second, StatsInterval: time.Second,
-	})
+	}
+	if tune != nil {
+		tune(&o)
+	}
+	srv, err := server.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	r := &running{srv: srv, registry: reg, dataDir: dataDir}
+	r := &running{srv: srv, registry: reg, dataDir: dataDir, opened: srv.Index().Status()}
 	stopped := false
 	r.stop = func() {
 		if stopped {
@@ -127,7 +145,7 @@ func startServer(t testing.TB, dataDir string) *running {
 		}
 	}
 	t.Cleanup(r.stop)
-	waitFor(t, 2*time.Minute, "the index to be in sync", func() (bool, error) {
+	waitFor(t, timeout, "the index to be in sync", func() (bool, error) {
 		select {
 		case err := <-done:
 			done <- err
@@ -136,7 +154,6 @@ func startServer(t testing.TB, dataDir string) *running {
 		}
 		return srv.Synced(), nil
 	})
-	waitWebhookServing(t)
 	return r
 }
 

@@ -8,12 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pruneguard/pruneguard/bench/report"
 	"github.com/pruneguard/pruneguard/pkg/index"
 	"github.com/pruneguard/pruneguard/pkg/model"
-	"github.com/pruneguard/pruneguard/pkg/server"
 	"github.com/pruneguard/pruneguard/pkg/synth"
 )
 
@@ -130,46 +128,9 @@ type timedStart struct {
 // server.New to Synced. The caller stops it.
 func startTimed(b *testing.B, dataDir string) timedStart {
 	b.Helper()
-	reg := prometheus.NewRegistry()
 	start := time.Now()
-	srv, err := server.New(server.Options{
-		Config: env.Config, DataDir: dataDir,
-		WebhookHost: webhookHost, WebhookPort: webhookPort, CertDir: env.Control.WebhookInstallOptions.LocalServingCertDir,
-		MetricsBindAddress: server.Disabled, HealthProbeBindAddress: server.Disabled,
-		Registry: reg, Logger: testLogger(b),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	status := srv.Index().Status()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	r := &running{srv: srv, registry: reg, dataDir: dataDir}
-	stopped := false
-	r.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("server stopped with %v", err)
-		}
-	}
-	b.Cleanup(r.stop)
-	for !srv.Synced() {
-		select {
-		case err := <-done:
-			done <- err
-			b.Fatalf("server stopped before it was in sync: %v", err)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Since(start) > startTimeout {
-			b.Fatalf("index not in sync after %s", startTimeout)
-		}
-	}
-	return timedStart{running: r, took: time.Since(start), status: status}
+	r := runServer(b, dataDir, startTimeout, nil)
+	return timedStart{running: r, took: time.Since(start), status: r.opened}
 }
 
 // checkIndexHolds fails the benchmark unless the synced index holds exactly the cluster's
