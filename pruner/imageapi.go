@@ -3,13 +3,14 @@ package pruner
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	imagev1 "github.com/openshift/api/image/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/pruneguard/pruneguard/pkg/model"
 )
 
 // ImageAPI deletes through the image.openshift.io API: it removes items from image stream
@@ -22,6 +23,8 @@ type ImageAPI struct {
 	// CRD (the test environment) names them "sha256.HEX", because a CRD object's name cannot
 	// hold ':'. The live listing fills it.
 	Names map[string]string
+	// Reader, when set, gives the names the index holds (serve's live index).
+	Reader model.Reader
 	// BeforeStatusUpdate, when set, is called before each status update attempt with the
 	// attempt number (1 first). Tests use it to update the stream concurrently.
 	BeforeStatusUpdate func(ctx context.Context, namespace, name string, attempt int)
@@ -65,24 +68,34 @@ func (a *ImageAPI) UpdateImageStream(ctx context.Context, sp StreamPlan) (Stream
 	return upd, nil
 }
 
-// DeleteImage deletes the Image object of digest with grace period 0, by its name.
-//
-// Without a Names entry the Image is deleted by its digest, as OpenShift names it; when no
-// Image has that name, by the name a CRD-served Image gets (the digest with '.' for ':').
+// DeleteImage deletes the Image object of digest with grace period 0, by its name: Names'
+// entry, else the name the index holds (model.Image.ObjectName), else the digest itself, as
+// OpenShift names Images. NotFound is success.
 func (a *ImageAPI) DeleteImage(ctx context.Context, digest string) error {
-	name, known := a.Names[digest]
-	if !known {
-		name = digest
+	name, err := a.objectName(ctx, digest)
+	if err != nil {
+		return err
 	}
-	err := a.deleteImage(ctx, name)
-	if apierrors.IsNotFound(err) && !known {
-		name = strings.Replace(digest, ":", ".", 1)
-		err = a.deleteImage(ctx, name)
-	}
-	if err != nil && !apierrors.IsNotFound(err) {
+	if err := a.deleteImage(ctx, name); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("failed to delete Image %s: %w", name, err)
 	}
 	return nil
+}
+
+func (a *ImageAPI) objectName(ctx context.Context, digest string) (string, error) {
+	if n, ok := a.Names[digest]; ok {
+		return n, nil
+	}
+	if a.Reader != nil {
+		img, ok, err := a.Reader.Image(ctx, digest)
+		if err != nil {
+			return "", fmt.Errorf("failed to read image %s from the index: %w", digest, err)
+		}
+		if ok {
+			return img.ObjectName(), nil
+		}
+	}
+	return digest, nil
 }
 
 func (a *ImageAPI) deleteImage(ctx context.Context, name string) error {

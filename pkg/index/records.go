@@ -265,7 +265,13 @@ func encodeImage(img model.Image) []byte {
 	for _, c := range img.Children {
 		w = w.digest(c)
 	}
-	return w
+	// The object name only where it is not the digest (a CRD-served Image): on OpenShift it
+	// costs four bytes.
+	name := img.Name
+	if name == img.Digest {
+		name = ""
+	}
+	return w.str(name)
 }
 
 func decodeImage(digest string, b []byte) (model.Image, error) {
@@ -286,8 +292,12 @@ func decodeImage(digest string, b []byte) (model.Image, error) {
 			img.Children[i] = r.digest()
 		}
 	}
+	img.Name = r.str()
 	if err := r.done("image " + digest); err != nil {
 		return model.Image{}, err
+	}
+	if img.Name == digest {
+		return model.Image{}, fmt.Errorf("image %s: its name is stored although it is the digest", digest)
 	}
 	return img, nil
 }

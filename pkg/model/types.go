@@ -115,7 +115,8 @@ type Image struct {
 	Digest string `json:"digest"`
 	// Name is the Image object's name. OpenShift names every Image by its digest; an API
 	// server that serves images from a CRD (the test environment) cannot hold ':' in a name
-	// and names it "sha256.HEX" instead, so deletes must use Name, never Digest.
+	// and names it "sha256.HEX" instead, so deletes must use Name (ObjectName), never Digest.
+	// The index keeps it only where it differs from the digest and returns "" otherwise.
 	Name                 string    `json:"name,omitempty"`
 	Created              time.Time `json:"created"`
 	Managed              bool      `json:"managed"`
@@ -129,6 +130,14 @@ type Image struct {
 	Config string `json:"config,omitempty"`
 	// Children are the digests of the manifests of a manifest list (dockerImageManifests).
 	Children []string `json:"children,omitempty"`
+}
+
+// ObjectName returns the name of the Image object: Name, or the digest when Name is empty.
+func (i Image) ObjectName() string {
+	if i.Name != "" {
+		return i.Name
+	}
+	return i.Digest
 }
 
 // TagItem is one revision in a tag's history, newest first as OpenShift keeps them.

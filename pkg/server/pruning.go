@@ -119,7 +119,8 @@ func (s *Server) fencedPruner(ctx context.Context, c client.Client) (*pruner.Fen
 	if p.Service != "" {
 		replicas = pruner.EndpointSliceReplicas{Client: c, Namespace: p.Namespace, Service: p.Service}
 	}
-	deleters := pruner.Deleters{Streams: &pruner.ImageAPI{Client: c}, Images: &pruner.ImageAPI{Client: c}}
+	api := &pruner.ImageAPI{Client: c, Reader: s.ix}
+	deleters := pruner.Deleters{Streams: api, Images: api}
 	if p.Options.PruneRegistry {
 		rc, err := pruner.ConnectRegistry(ctx, s.o.Config, s.ix, p.Options, p.Dialect)
 		if err != nil {
