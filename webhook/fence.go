@@ -17,6 +17,10 @@ type Admission struct {
 	Key model.ObjectKey
 	// DryRun is true for a dry-run request; the fence's end-to-end check is one.
 	DryRun bool
+	// User is the name of the user who sent the request (userInfo.username of the review), so
+	// that a denial is recorded against whoever asked, not the replica that answered; "" when
+	// the review carries none.
+	User string
 	// Result is what the object contributes to the model: the references of a referrer, the
 	// Image of an image push, the Stream of an image stream.
 	Result extract.Result

@@ -12,7 +12,14 @@
 //     "<name>/p90", "<name>/p99", "<name>/p99.9" and "<name>/max";
 //   - peak memory is read with ResetPeakRSS and PeakRSSMiB.
 //
-// Parse reads the output, Build judges it, WriteMarkdown and WriteFiles present it; the
-// command bench/cmd/report runs them. The package reads benchmark output and writes files;
+// The growth with the cluster is shown twice: the named costs of Costs (full-scan and index
+// plan time and RSS, one decision, apply, lookup, cold and warm start, ...) with their value
+// at each size, the factors S→M and M→L and growth-time.png / growth-memory.png against the
+// number of images; and every metric measured at two sizes or more, with growth.png.
+//
+// Parse reads the output, Merge completes it with an earlier report's sizes that this run did
+// not measure (so that a run of size L alone keeps the S and M columns, marked as carried),
+// Build judges it, WriteMarkdown and WriteFiles present it; the command bench/cmd/report runs
+// them. The package reads benchmark output and writes files;
 // it runs no benchmark and must not import the packages it reports on.
 package report

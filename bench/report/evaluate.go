@@ -27,6 +27,8 @@ type Result struct {
 	// OtherSize is true when the target is stated at a size other than the measured one
 	// (a quick run at S judged against a target for L): the verdict is indicative only.
 	OtherSize bool `json:"otherSize,omitempty"`
+	// CarriedFrom is when an earlier run measured the value (see Merge); zero for this run.
+	CarriedFrom time.Time `json:"carriedFrom,omitzero"`
 }
 
 // ComparisonResult is one side-by-side figure at one size.
@@ -65,8 +67,13 @@ type Report struct {
 	Machine     Machine            `json:"machine"`
 	Results     []Result           `json:"results"`
 	Comparisons []ComparisonResult `json:"comparisons"`
-	Growth      []Growth           `json:"growth"`
-	Run         *Run               `json:"run"`
+	// Costs are the named costs (Costs) at each size; Growth every metric measured at two
+	// sizes or more.
+	Costs  []CostGrowth `json:"costs"`
+	Growth []Growth     `json:"growth"`
+	Run    *Run         `json:"run"`
+	// Carried says what Merge took over from an earlier report; nil when nothing was.
+	Carried *Carried `json:"carried,omitempty"`
 	// Plots are the file names of the plots written next to the report.
 	Plots []string `json:"plots,omitempty"`
 }
@@ -84,7 +91,7 @@ func Build(run *Run, m Machine, targets []Target, comparisons []Comparison, now 
 			}
 			found = true
 			res := Result{Target: t, Benchmark: b.Name, Package: b.Package, Size: b.Size, Value: v, Status: Missed,
-				OtherSize: t.Size != "" && b.Size != t.Size}
+				OtherSize: t.Size != "" && b.Size != t.Size, CarriedFrom: b.CarriedFrom}
 			if t.Met(v) {
 				res.Status = Met
 			}
@@ -97,6 +104,7 @@ func Build(run *Run, m Machine, targets []Target, comparisons []Comparison, now 
 	for _, c := range comparisons {
 		r.Comparisons = append(r.Comparisons, compare(run, c)...)
 	}
+	r.Costs = costGrowth(run, Costs())
 	r.Growth = growth(run)
 	return r
 }

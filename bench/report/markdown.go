@@ -18,8 +18,10 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	p.f("Measured %s on %s, %d cores, %s RAM, %s/%s (kernel %s), %s.\n\n",
 		r.Generated.Format("2006-01-02 15:04 MST"), orDash(m.CPU), m.Cores, mib(float64(m.MemoryMiB)),
 		m.OS, m.Arch, orDash(m.Kernel), m.Go)
+	writeCarried(p, r)
 	writeTargets(p, r)
 	writeComparisons(p, r)
+	writeCostGrowth(p, r)
 	writeGrowth(p, r)
 	writeBenchmarks(p, r)
 	if len(r.Plots) > 0 {
@@ -65,6 +67,9 @@ func writeTargets(p *printer, r *Report) {
 		if res.OtherSize && res.Status != NotMeasured {
 			status += fmt.Sprintf(" (at %s; target is for %s)", orDash(res.Size), t.Size)
 		}
+		if !res.CarriedFrom.IsZero() {
+			status += " † " + carriedNote(res.CarriedFrom)
+		}
 		measured := "—"
 		if res.Status != NotMeasured {
 			measured = num(res.Value)
@@ -106,7 +111,7 @@ func pairedMetrics() string {
 }
 
 func writeGrowth(p *printer, r *Report) {
-	p.f("## Growth from S to M to L\n\n")
+	p.f("## Every metric measured at several sizes\n\n")
 	if len(r.Growth) == 0 {
 		p.f("No cost was measured at more than one size.\n\n")
 		return
@@ -144,7 +149,11 @@ func writeBenchmarks(p *printer, r *Report) {
 		for _, m := range b.Metrics {
 			figs = append(figs, num(m.Value)+" "+m.Unit)
 		}
-		p.f("| %s | %s | %d | %s |\n", orDash(b.Package), b.Name, b.Iterations, strings.Join(figs, ", "))
+		name := b.Name
+		if !b.CarriedFrom.IsZero() {
+			name += " † " + carriedNote(b.CarriedFrom)
+		}
+		p.f("| %s | %s | %d | %s |\n", orDash(b.Package), name, b.Iterations, strings.Join(figs, ", "))
 	}
 	p.f("\n")
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Metric is one value of a benchmark line: "123 ns/op" or a b.ReportMetric value such as
@@ -27,6 +28,9 @@ type Benchmark struct {
 	Metrics    []Metric `json:"metrics"`
 	// Size is the cluster size named by a "size=S|M|L" element of Name, or empty.
 	Size string `json:"size,omitempty"`
+	// CarriedFrom is when an earlier run measured this line, for a line Merge carried over
+	// from that run's report; zero for a line of this run.
+	CarriedFrom time.Time `json:"carriedFrom,omitzero"`
 }
 
 // Base is Name without its size element: the benchmarks of one cost at several sizes share

@@ -22,8 +22,9 @@ const (
 
 // WritePlots writes the PNG plots of r into dir and returns their file names:
 // cost-SLUG.png per comparison (the full-scan side and pruneguard's against the cluster
-// size, log-log), growth.png (every cost measured at several sizes, relative to its smallest
-// size, log-log) and latency.png (every latency distribution reported with
+// size, log-log), growth-time.png and growth-memory.png (every named cost against the
+// cluster size, in seconds and MiB), growth.png (every metric measured at several sizes,
+// relative to its smallest size, log-log) and latency.png (every latency distribution reported with
 // Latencies). A plot with no data is not written, and a file of that name left by an
 // earlier run is removed.
 func WritePlots(dir string, r *Report) ([]string, error) {
@@ -38,6 +39,11 @@ func WritePlots(dir string, r *Report) ([]string, error) {
 	var err error
 	if plots["growth.png"], err = growthPlot(r); err != nil {
 		return nil, err
+	}
+	for kind, name := range costSizePlots {
+		if plots[name], err = costSizePlot(r, kind); err != nil {
+			return nil, err
+		}
 	}
 	if plots["latency.png"], err = latencyPlot(r); err != nil {
 		return nil, err

@@ -18,7 +18,8 @@ func TestWriteFilesRendersValidPNGs(t *testing.T) {
 	if err := WriteFiles(dir, r); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"cost-decision.png", "cost-plan-rss.png", "cost-plan-time.png", "cost-time-to-prune.png", "growth.png", "latency.png"}
+	want := []string{"cost-decision.png", "cost-plan-rss.png", "cost-plan-time.png", "cost-time-to-prune.png",
+		"growth-memory.png", "growth-time.png", "growth.png", "latency.png"}
 	if !slices.Equal(r.Plots, want) {
 		t.Fatalf("plots %v, want %v", r.Plots, want)
 	}

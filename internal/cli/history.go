@@ -93,8 +93,13 @@ func printHistory(w io.Writer, res *audit.History) {
 			}
 			msg = "referrers: " + strings.Join(names, ", ")
 		}
+		actor := orDash(r.Actor)
+		if r.Replica != "" && r.Replica != r.Actor {
+			// A denial: the user who asked, and the replica whose webhook refused.
+			actor += " (via " + r.Replica + ")"
+		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", stampOrDash(r.Time), r.Action, orDash(r.Rule), item,
-			orDash(r.Actor), orDash(msg))
+			actor, orDash(msg))
 	}
 }
 

@@ -33,7 +33,10 @@ tag stands for itself and for its current image, whose referrers by digest and b
 currently pointing at it are listed too. The registry host of a pull spec is ignored, as oc does.
 
 refs --object KIND/NAMESPACE/NAME lists every image the object references, resolved to a digest
-where the index knows it (a tag through its image stream's current item).
+where the index knows it (a tag through its image stream's current item): first the references
+of the object as a watch saw it (confirmed), then those of a version the webhook admitted and no
+watch has shown yet (pending, with the time it was recorded), so an object created a moment ago
+is listed too.
 
 ` + auditSourceHelp,
 		Example: `  # Who runs this image? (through the serve of the current kubeconfig context)
@@ -127,14 +130,14 @@ func printReferrers(w io.Writer, res *audit.ImageReferrers) {
 }
 
 func printObjectImages(w io.Writer, res *audit.ObjectImages) {
-	fmt.Fprintln(w, "CONTAINER/FIELD\tREFERENCE\tDIGEST\tRESOLVED-BY\tNOTE")
+	fmt.Fprintln(w, "CONTAINER/FIELD\tREFERENCE\tDIGEST\tRESOLVED-BY\tSTATE\tSINCE\tNOTE")
 	for _, im := range res.Images {
 		note := im.Note
 		if im.Digest != "" && !im.Known {
 			note = "no Image object with this digest"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", containerOrField(im.Container, im.FieldPath), im.Reference,
-			orDash(im.Digest), orDash(im.ResolvedBy), orDash(note))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", containerOrField(im.Container, im.FieldPath), im.Reference,
+			orDash(im.Digest), orDash(im.ResolvedBy), orDash(im.State), stampOrDash(im.Since), orDash(note))
 	}
 }
 

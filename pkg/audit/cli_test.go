@@ -213,6 +213,10 @@ func TestCLIHistoryFromDataDir(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := rec.Record(ctx, audit.Record{Time: created.Add(500 * time.Millisecond), Action: audit.ActionDenied, Image: d,
+		Actor: "alice", Rule: "fence prune-x"}); err != nil {
+		t.Fatal(err)
+	}
 	if err := trail.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -224,9 +228,12 @@ func TestCLIHistoryFromDataDir(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 4 || !strings.Contains(lines[1], "fenced") || !strings.Contains(lines[2], "deleted  image-unused") ||
-		!strings.Contains(lines[3], "lifted") || !strings.Contains(lines[3], "pruneguard") {
+	if len(lines) != 5 || !strings.Contains(lines[1], "fenced") || !strings.Contains(lines[3], "deleted  image-unused") ||
+		!strings.Contains(lines[4], "lifted") || !strings.Contains(lines[4], "pruneguard") {
 		t.Errorf("history table:\n%s", out)
+	}
+	if !strings.Contains(lines[2], "denied") || !strings.Contains(lines[2], "alice (via pruneguard)") {
+		t.Errorf("the denial names the user and the replica apart: %q", lines[2])
 	}
 	if code, _, _ := runCLI("history", sha("other"), "--data-dir", dir); code != 1 {
 		t.Errorf("history of an image without records: exit %d, want 1", code)

@@ -361,4 +361,9 @@ func TestAuditAPIOnRealControlPlane(t *testing.T) {
 	t.Run("the CLI finds serve through the API server's service proxy", func(t *testing.T) { checkServiceProxy(t, c, viewer) })
 
 	t.Run("trail records become Events on the Image and the ImageStream", func(t *testing.T) { checkTrailEvents(t, c) })
+
+	// Last: the pending records it adds would show in the referrer sets above.
+	t.Run("refs --object lists pending references marked pending, through the API and the CLI", func(t *testing.T) {
+		checkPendingObject(t, c, srv, caFile, auditor)
+	})
 }

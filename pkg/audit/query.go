@@ -163,65 +163,6 @@ func pageRows[T any](rows []T, p Page, cursor func(T) string) ([]T, string, erro
 	return rows, encodeToken(cursor(rows[len(rows)-1])), nil
 }
 
-// ObjectImages implements Source: every reference of the object's confirmed state, in the
-// object's order, with the digest it names or, for a tag, the digest of the tag's current
-// item when the index has the stream.
-func (l *Local) ObjectImages(ctx context.Context, q ObjectQuery) (*ObjectImages, error) {
-	key, err := ParseObjectKey(q.Object)
-	if err != nil {
-		return nil, err
-	}
-	o, found, err := l.r.Object(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		return nil, fmt.Errorf("object %s is not in the index: %w", key, ErrNotFound)
-	}
-	rows := make([]ObjectImage, 0, len(o.Refs))
-	for _, ref := range o.Refs {
-		row, err := l.objectImage(ctx, ref)
-		if err != nil {
-			return nil, err
-		}
-		rows = append(rows, row)
-	}
-	out := &ObjectImages{Object: key}
-	out.Images, out.Continue, err = pageIndexed(rows, q.Page)
-	return out, err
-}
-
-func (l *Local) objectImage(ctx context.Context, ref model.Ref) (ObjectImage, error) {
-	row := ObjectImage{Container: ref.Container, FieldPath: ref.FieldPath, Reference: ref.Raw,
-		Invalid: ref.Invalid, PruneguardOnly: ref.Extra}
-	switch {
-	case ref.Invalid != "":
-		row.Note = "invalid reference"
-		return row, nil
-	case ref.Digest != "":
-		row.Digest, row.ResolvedBy = ref.Digest, ViaDigest
-	case ref.Repo == "":
-		row.Note = "names no image stream (no registry host, no namespace, or a nested name)"
-		return row, nil
-	case l.canRead != nil && !l.canRead(ctx, repoNamespace(ref.Repo)):
-		row.Note = "not resolved: you may not read image streams in namespace " + repoNamespace(ref.Repo)
-		return row, nil
-	default:
-		d, err := currentImage(ctx, l.r, ref.Repo, ref.Tag)
-		if err != nil {
-			return row, err
-		}
-		if d == "" {
-			row.Note = "image stream tag " + ref.Repo + ":" + ref.Tag + " holds no image"
-			return row, nil
-		}
-		row.Digest, row.ResolvedBy = d, ref.Repo+":"+ref.Tag
-	}
-	_, known, err := l.r.Image(ctx, row.Digest)
-	row.Known = known
-	return row, err
-}
-
 // History implements Source: the trail records of the image, oldest first. In a namespace
 // scope only the records about a stream item or a referrer of the namespace are listed, each
 // with the referrers of the namespace only.

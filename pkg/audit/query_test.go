@@ -3,8 +3,11 @@ package audit
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
+	"time"
 
+	"github.com/pruneguard/pruneguard/pkg/index"
 	"github.com/pruneguard/pruneguard/pkg/model"
 )
 
@@ -224,6 +227,17 @@ func TestObjectImages(t *testing.T) {
 			t.Errorf("err = %v, want ErrNotFound", err)
 		}
 	})
+	t.Run("every confirmed row says so", func(t *testing.T) {
+		res, err := NewLocal(ix, nil).ObjectImages(ctx, ObjectQuery{Object: "Pod/shop/web-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, im := range res.Images {
+			if im.State != StateConfirmed || !im.Since.IsZero() {
+				t.Errorf("%s: state %q since %v", im.FieldPath, im.State, im.Since)
+			}
+		}
+	})
 	t.Run("pages of one reference add up to the whole", func(t *testing.T) {
 		res, err := AllObjectImages(ctx, NewLocal(ix, nil), ObjectQuery{Object: "Pod/shop/web-1"}, 1)
 		if err != nil {
@@ -234,3 +248,63 @@ func TestObjectImages(t *testing.T) {
 		}
 	})
 }
+
+func TestObjectImagesListPendingReferences(t *testing.T) {
+	recorded := t0.Add(time.Minute)
+	ix2, err := index.Open(index.Options{Dir: t.TempDir(), Now: func() time.Time { return recorded }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ix2.Close() })
+	// web-2 is confirmed with app → shop/web:v2; its admitted update adds an init container.
+	apply(t, ix2,
+		index.PutImage(img(imgB)), index.PutImage(img(imgC)),
+		index.PutStream(stream("shop", "web", map[string][]string{"v1": {imgA, imgB}, "v2": {imgC}})),
+		index.PutStream(stream("team", "tools", map[string][]string{"latest": {imgB}})),
+		index.PutObject(pod("shop", "web-2", tagRef("app", "shop/web", "v2"))),
+		index.PutPending(pod("shop", "web-2", tagRef("app", "shop/web", "v2"), digestRef("init", "shop/web", imgB)), t0.Add(time.Hour)),
+		index.PutPending(pod("team", "pending-1", tagRef("tool", "team/tools", "latest")), t0.Add(time.Hour)),
+	)
+	ctx := context.Background()
+	type row struct{ container, state, digest, by string }
+	for _, tt := range []struct {
+		name   string
+		object string
+		want   []row
+	}{
+		{"an object only admitted so far is found, its references pending and resolved",
+			"Pod/team/pending-1", []row{{"tool", StatePending, imgB, "team/tools:latest"}}},
+		{"an object with an admitted update lists its confirmed references, then the pending version's",
+			"Pod/shop/web-2", []row{{"app", StateConfirmed, imgC, "shop/web:v2"},
+				{"app", StatePending, imgC, "shop/web:v2"}, {"init", StatePending, imgB, "digest"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := AllObjectImages(ctx, NewLocal(ix2, nil), ObjectQuery{Object: tt.object}, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []row
+			for _, im := range res.Images {
+				got = append(got, row{im.Container, im.State, im.Digest, im.ResolvedBy})
+				if im.State == StatePending && !im.Since.Equal(recorded) {
+					t.Errorf("%s: since %v, want the time of the pending record %v", im.Container, im.Since, recorded)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+	t.Run("a reader without pending records answers with the confirmed state", func(t *testing.T) {
+		res, err := NewLocal(confirmedOnly{ix2}, nil).ObjectImages(ctx, ObjectQuery{Object: "Pod/shop/web-2"})
+		if err != nil || len(res.Images) != 1 || res.Images[0].State != StateConfirmed {
+			t.Errorf("got %+v, %v", res, err)
+		}
+		if _, err := NewLocal(confirmedOnly{ix2}, nil).ObjectImages(ctx, ObjectQuery{Object: "Pod/team/pending-1"}); !errors.Is(err, ErrNotFound) {
+			t.Errorf("a pending-only object through a reader without pending records: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// confirmedOnly hides the index's pending records, as the temporary index of a dump has none.
+type confirmedOnly struct{ model.Reader }

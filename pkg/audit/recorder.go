@@ -26,7 +26,8 @@ type RecorderOptions struct {
 	Trail  *Trail
 	Events EventRecorder
 	Logger logr.Logger
-	// Actor is stamped on records that name none (the pruner's identity, e.g. its pod name).
+	// Actor is this replica's identity (e.g. its pod name): stamped as Replica on every
+	// record, and as Actor on records that name none (the pruner's own actions).
 	Actor string
 	// Now stamps records without a time; nil means time.Now.
 	Now func() time.Time
@@ -58,10 +59,12 @@ const (
 	logRule      = "rule"
 	logReferrers = "referrers"
 	logActor     = "actor"
+	logReplica   = "replica"
 	logMessage   = "message"
 )
 
-// Record stores rec (filling Time and Actor when unset), then logs it and sends its Event.
+// Record stores rec (filling Time, Actor and Replica when unset), then logs it and sends its
+// Event.
 // Only storing can fail; the line and the Event are emitted even then, so that a broken trail
 // database never hides what happened.
 func (r *Recorder) Record(ctx context.Context, rec Record) error {
@@ -70,6 +73,9 @@ func (r *Recorder) Record(ctx context.Context, rec Record) error {
 	}
 	if rec.Actor == "" {
 		rec.Actor = r.o.Actor
+	}
+	if rec.Replica == "" {
+		rec.Replica = r.o.Actor
 	}
 	if err := rec.validate(); err != nil {
 		return err
@@ -96,7 +102,7 @@ func (r *Recorder) log(rec Record) {
 	if len(rec.Referrers) > 0 {
 		kv = append(kv, logReferrers, describeReferrers(rec.Referrers))
 	}
-	kv = append(kv, logActor, rec.Actor, logMessage, rec.Message)
+	kv = append(kv, logActor, rec.Actor, logReplica, rec.Replica, logMessage, rec.Message)
 	r.o.Logger.Info("image audit record", kv...)
 }
 

@@ -94,6 +94,19 @@ func TestRecorderStoresLogsAndSendsEvents(t *testing.T) {
 			t.Errorf("stored %+v", got)
 		}
 	})
+	t.Run("a record naming its actor (a denied user) keeps it, and the replica that wrote it is stamped apart", func(t *testing.T) {
+		got, _, err := tr.Records(ctx, imgA, "", 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const replica = "system:serviceaccount:pruneguard:pruneguard"
+		if len(got) != 2 || got[0].Replica != replica || got[1].Actor != "alice" || got[1].Replica != replica {
+			t.Errorf("stored %+v", got)
+		}
+		if l := read(); len(l) < 2 || l[1]["actor"] != "alice" || l[1]["replica"] != replica {
+			t.Errorf("log line of the denial: %v", l)
+		}
+	})
 	t.Run("each record is one JSON log line with its fields", func(t *testing.T) {
 		lines := read()
 		if len(lines) != 3 {

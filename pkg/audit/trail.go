@@ -53,9 +53,13 @@ type Record struct {
 	StreamItem *model.StreamItem `json:"streamItem,omitempty"`
 	Rule       string            `json:"rule,omitempty"`
 	Referrers  []model.Referrer  `json:"referrers,omitempty"`
-	// Actor is who acted: the pruner's identity (pod or service account), or the user whose
-	// request was denied.
-	Actor   string `json:"actor,omitempty"`
+	// Actor is who acted: the pruner's identity (pod or service account), or, for
+	// ActionDenied, the user whose request was refused (the admission review's username).
+	Actor string `json:"actor,omitempty"`
+	// Replica is the pruneguard replica that wrote the record (RecorderOptions.Actor). It
+	// equals Actor for the pruner's own records and tells, for a denial, which replica's
+	// webhook refused the request.
+	Replica string `json:"replica,omitempty"`
 	Message string `json:"message,omitempty"`
 }
 

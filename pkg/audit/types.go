@@ -126,10 +126,15 @@ type ObjectImage struct {
 	// stream's current item gave it, "" when unresolved (Note says why).
 	ResolvedBy string `json:"resolvedBy,omitempty"`
 	// Known is true when the index has an Image object with Digest.
-	Known          bool   `json:"known"`
-	Note           string `json:"note,omitempty"`
-	Invalid        string `json:"invalid,omitempty"`
-	PruneguardOnly bool   `json:"pruneguardOnly,omitempty"`
+	Known bool `json:"known"`
+	// State is StateConfirmed for a reference of the object as a watch saw it, StatePending
+	// for one of the version the webhook admitted and no watch has shown yet; Since is when
+	// that pending record was made (zero for confirmed rows).
+	State          string    `json:"state"`
+	Since          time.Time `json:"since,omitzero"`
+	Note           string    `json:"note,omitempty"`
+	Invalid        string    `json:"invalid,omitempty"`
+	PruneguardOnly bool      `json:"pruneguardOnly,omitempty"`
 }
 
 // ObjectImages answers an ObjectQuery.

@@ -22,8 +22,12 @@ const (
 
 // Request is one admission as the check sees it.
 type Request struct {
-	// Operation is CREATE or UPDATE; Kind the object's kind; Namespace its namespace.
-	Operation, Kind, Namespace string
+	// Operation is CREATE or UPDATE; Kind the object's kind; Namespace and Name its namespace
+	// and name (Name may be "" for a create with generateName).
+	Operation, Kind, Namespace, Name string
+	// User is who sent the request (the admission review's username); a denial is recorded
+	// against this user, not against the replica that answered.
+	User string
 	// New is what the admitted object contributes; Old what its previous version did (nil
 	// for a CREATE, or when unknown: then every reference of New counts as new).
 	New extract.Result
@@ -40,6 +44,9 @@ type Denial struct {
 	What string
 	// Message is the text the user sees.
 	Message string
+	// Ref is the reference of the object that hit the fence; zero when the hit was not a
+	// reference (an image stream's status, an Image push, a blob).
+	Ref model.Ref
 }
 
 // Source gives the set of fences a check reads; *Watcher implements it.
@@ -69,7 +76,8 @@ var _ webhook.Fence = (*Checker)(nil)
 
 // Deny implements webhook.Fence.
 func (c *Checker) Deny(ctx context.Context, a webhook.Admission) string {
-	return c.Check(ctx, Request{Operation: a.Operation, Kind: a.Key.Kind, Namespace: a.Key.Namespace, New: a.Result, Old: a.Old, Raw: a.Raw})
+	return c.Check(ctx, Request{Operation: a.Operation, Kind: a.Key.Kind, Namespace: a.Key.Namespace, Name: a.Key.Name,
+		User: a.User, New: a.Result, Old: a.Old, Raw: a.Raw})
 }
 
 // Check returns the denial message for r, or "" to allow it.
@@ -133,7 +141,7 @@ func checkRefs(s *Set, refs, old []model.Ref) (Denial, bool) {
 		}
 		if r.Digest != "" {
 			if e, ok := s.Image(r.Digest); ok {
-				return Denial{Entry: e, What: "image " + r.Digest}, true
+				return Denial{Entry: e, What: "image " + r.Digest, Ref: r}, true
 			}
 			continue
 		}
@@ -141,7 +149,7 @@ func checkRefs(s *Set, refs, old []model.Ref) (Denial, bool) {
 			continue
 		}
 		if e, ok := s.Tag(r.Repo, r.Tag); ok && !e.Tombstone() {
-			return Denial{Entry: e, What: "image stream tag " + r.Repo + ":" + r.Tag}, true
+			return Denial{Entry: e, What: "image stream tag " + r.Repo + ":" + r.Tag, Ref: r}, true
 		}
 	}
 	return Denial{}, false

@@ -25,7 +25,9 @@
 // fence is a batch and stands for seconds), swaps it in, and only then records in
 // status.observedBy that this replica enforces it. The Checker answers admissions from that
 // Set (see Checker). Tombstones are fences in phase Tombstoned: late references by digest are
-// refused with "was pruned at T"; pushes of the image again are not.
+// refused with "was pruned at T"; pushes of the image again are not. DenialAuditor, set as the
+// Checker's OnDeny, counts each denial and writes it to the audit trail against the user who
+// sent the refused request (the replica that refused it is recorded apart).
 //
 // # A pruner that dies
 //

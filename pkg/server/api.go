@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -79,7 +78,7 @@ func (s *Server) buildAPI(c client.Client) error {
 		Events: s.events.NewRecorder(scheme.New(), "pruneguard"),
 	})
 	if c, ok := s.o.Fence.(*fence.Checker); ok && c.OnDeny == nil {
-		c.OnDeny = s.onDeny
+		c.OnDeny = (&fence.DenialAuditor{Recorder: s.Recorder, Metrics: s.Metrics, Logger: s.o.Logger.WithName("fence")}).OnDeny
 	}
 	if s.o.MetricsInsecure {
 		s.apiHandler = metricsHandler(s.o.Registry)
@@ -100,26 +99,6 @@ func newClient(o Options) (client.Client, error) {
 		return nil, fmt.Errorf("failed to create an API client: %w", err)
 	}
 	return c, nil
-}
-
-// onDeny counts a fence's denial and records it in the audit trail (with an Event on the
-// Image). It runs on the admission path, so the record is written in the background; denials
-// are rare (a fence stands for seconds).
-func (s *Server) onDeny(_ context.Context, r fence.Request, d fence.Denial) {
-	reason := audit.DeniedFenced
-	if d.Tombstone() {
-		reason = audit.DeniedPruned
-	}
-	s.Metrics.AdmissionDenied(reason)
-	rec := audit.Record{
-		Time: time.Now(), Action: audit.ActionDenied, Image: d.Image, Rule: "fence " + d.Fence,
-		Message: fmt.Sprintf("%s %s in namespace %s refused: %s", strings.ToLower(r.Operation), r.Kind, r.Namespace, d.Message),
-	}
-	go func() {
-		if err := s.Recorder.Record(context.Background(), rec); err != nil {
-			s.o.Logger.Error(err, "failed to record a denial in the audit trail", "image", d.Image)
-		}
-	}()
 }
 
 // runFenceGauge keeps pruneguard_fences_active equal to the number of fences (tombstones

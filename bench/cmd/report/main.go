@@ -5,6 +5,9 @@
 //	go test -run '^$' -bench . ./... | tee bench-output.txt
 //	go run ./bench/cmd/report < bench-output.txt
 //	go run ./bench/cmd/report -in bench-output.txt -out bench/results
+//
+// The sized lines of DIR/latest.json at sizes the new output has none at are carried over
+// (report.Merge), so that a run of one size keeps the others' columns; -fresh leaves them out.
 package main
 
 import (
@@ -13,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/pruneguard/pruneguard/bench/report"
@@ -34,6 +38,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	in := fs.String("in", "", "benchmark output to read (default: standard input)")
 	out := fs.String("out", "bench/results", "directory for latest.md, latest.json and the plots")
 	failMissed := fs.Bool("fail-on-missed", false, "exit non-zero when a measured target is missed")
+	fresh := fs.Bool("fresh", false, "do not carry over an earlier report's results at sizes this run did not measure")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -53,7 +58,17 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(parsed.Benchmarks) == 0 {
 		return errNoBenchmarks
 	}
-	rep := report.Build(parsed, report.ReadMachine(parsed.CPU), report.Targets(), report.Comparisons(), time.Now())
+	machine := report.ReadMachine(parsed.CPU)
+	var carried *report.Carried
+	if !*fresh {
+		prev, err := report.ReadReport(filepath.Join(*out, report.JSONFile))
+		if err != nil {
+			return err
+		}
+		parsed, carried = report.Merge(parsed, prev, machine)
+	}
+	rep := report.Build(parsed, machine, report.Targets(), report.Comparisons(), time.Now())
+	rep.Carried = carried
 	if err := report.WriteFiles(*out, rep); err != nil {
 		return err
 	}
@@ -62,7 +77,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	}
 	if *failMissed {
 		for _, res := range rep.Results {
-			if res.Status == report.Missed && !res.OtherSize {
+			if res.Status == report.Missed && !res.OtherSize && res.CarriedFrom.IsZero() {
 				return fmt.Errorf("target missed: %s (%s %s %g, measured %g)",
 					res.Target.What, res.Target.Metric, res.Target.Op, res.Target.Value, res.Value)
 			}

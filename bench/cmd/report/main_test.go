@@ -43,3 +43,31 @@ func TestRunRefusesOutputWithoutBenchmarks(t *testing.T) {
 		t.Fatalf("err = %v, want errNoBenchmarks", err)
 	}
 }
+
+// TestRunOfOneSizeKeepsTheOthers runs the command on the output of an S and M run, then on
+// that of an L run into the same directory: the report keeps S and M, marked as carried,
+// unless -fresh is given.
+func TestRunOfOneSizeKeepsTheOthers(t *testing.T) {
+	dir := t.TempDir()
+	const sm = "pkg: example.com/p\n" +
+		"BenchmarkPlan/size=S-2 1 100 ns/op 0.5 full-plan-s\n" +
+		"BenchmarkPlan/size=M-2 1 100 ns/op 5 full-plan-s\n"
+	const l = "pkg: example.com/p\nBenchmarkPlan/size=L-2 1 100 ns/op 60 full-plan-s\n"
+	if err := run([]string{"-out", dir}, strings.NewReader(sm), &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run([]string{"-out", dir}, strings.NewReader(l), &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "| `full-plan-s` | 0.5 † | 5 † | 60 | 10× | 12× |"; !strings.Contains(out.String(), want) {
+		t.Errorf("the L run's report lacks %q:\n%s", want, out.String())
+	}
+	out.Reset()
+	if err := run([]string{"-out", dir, "-fresh"}, strings.NewReader(l), &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "| `full-plan-s` | — | — | 60 | — | — |"; !strings.Contains(out.String(), want) {
+		t.Errorf("the -fresh report lacks %q:\n%s", want, out.String())
+	}
+}
