@@ -172,3 +172,23 @@ func TestImagesAndLimitRanges(t *testing.T) {
 		t.Errorf("limit ranges of ns: %+v %v", lrs, err)
 	}
 }
+
+func TestAllLimitRangesListsEveryNamespace(t *testing.T) {
+	ix, _ := openTest(t)
+	mustApply(t, ix,
+		PutLimitRange(model.LimitRange{Namespace: "ns2", Name: "a", MaxImageSize: 30}),
+		PutLimitRange(model.LimitRange{Namespace: "ns", Name: "b", MaxImageSize: 20}),
+		PutLimitRange(model.LimitRange{Namespace: "ns", Name: "a", MaxImageSize: 10}),
+		PutLimitRange(model.LimitRange{Namespace: "gone", Name: "a", MaxImageSize: 1}),
+		DeleteLimitRange("gone", "a"))
+	var got []model.LimitRange
+	err := ix.AllLimitRanges(context.Background(), func(l model.LimitRange) error {
+		got = append(got, l)
+		return nil
+	})
+	want := []model.LimitRange{{Namespace: "ns", Name: "a", MaxImageSize: 10},
+		{Namespace: "ns", Name: "b", MaxImageSize: 20}, {Namespace: "ns2", Name: "a", MaxImageSize: 30}}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v, %v; want %+v", got, err, want)
+	}
+}

@@ -44,15 +44,5 @@ func (ix *Index) copyRecords(ctx context.Context, rb *Rebuild) error {
 	if err := ix.Streams(ctx, "", rb.PutStream); err != nil {
 		return err
 	}
-	return ix.scanValues(ctx, []byte{prefixLimitRange}, func(key, val []byte) error {
-		p, err := parseKey(key)
-		if err != nil {
-			return err
-		}
-		l, err := decodeLimitRange(p.NS, p.Name, val)
-		if err != nil {
-			return err
-		}
-		return rb.PutLimitRange(l)
-	})
+	return ix.AllLimitRanges(ctx, rb.PutLimitRange)
 }

@@ -45,6 +45,16 @@ func recordDiffs(p parsedKey, va, vb []byte) ([]fieldDiff, error) {
 			return nil, err
 		}
 		return streamDiffs(a, b), nil
+	case prefixRefDigest, prefixRefTag:
+		a, err := decodeRefValue(&p, va)
+		if err != nil {
+			return nil, err
+		}
+		b, err := decodeRefValue(&p, vb)
+		if err != nil {
+			return nil, err
+		}
+		return referrerDiffs(a, b), nil
 	case prefixBlobCount, prefixRepoBlobCount:
 		a, err := decodeCount(va)
 		if err != nil {
@@ -94,6 +104,15 @@ func objectDiffs(a, b storedObject) []fieldDiff {
 		fieldDiff{"uid", a.UID, b.UID},
 		fieldDiff{"expires", showTime(a.Expires), showTime(b.Expires)},
 		fieldDiff{"refs", showRefs(a.Refs), showRefs(b.Refs)},
+	)
+}
+
+// referrerDiffs compares two values of one reverse entry; Since is ignored as in objectDiffs.
+func referrerDiffs(a, b model.Referrer) []fieldDiff {
+	return differing(
+		fieldDiff{"created", showTime(a.Created), showTime(b.Created)},
+		fieldDiff{"phase", a.Phase, b.Phase},
+		fieldDiff{"ref", showRefs([]model.Ref{a.Ref}), showRefs([]model.Ref{b.Ref})},
 	)
 }
 

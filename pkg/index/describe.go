@@ -11,7 +11,8 @@ var keyKindNames = map[byte]string{
 	prefixExpiry: "pending-expiry", prefixRefDigest: "ref-by-digest", prefixRefTag: "ref-by-tag",
 	prefixImage: "image", prefixBlobImage: "blob-image", prefixBlobCount: "blob-count",
 	prefixStream: "stream", prefixStreamItem: "stream-item", prefixRepoBlobCount: "repo-blob-count",
-	prefixLimitRange: "limit-range",
+	prefixLimitRange: "limit-range", prefixImageCreated: "image-created",
+	prefixItemCreated: "stream-item-created",
 }
 
 // String describes the key for people, e.g. in `pruneguard index verify` output.
@@ -47,6 +48,10 @@ func (p parsedKey) String() string {
 		return fmt.Sprintf("stream item %s:%s[%d] holds %s", p.Repo, p.Tag, p.Pos, p.Digest)
 	case prefixRepoBlobCount:
 		return fmt.Sprintf("blob count of %s in repo %s", p.Digest, p.Repo)
+	case prefixImageCreated:
+		return fmt.Sprintf("image %s created at %d", p.Digest, p.At)
+	case prefixItemCreated:
+		return fmt.Sprintf("image stream %s/%s has an item created at %d", p.NS, p.Name, p.At)
 	}
 	return fmt.Sprintf("key with prefix %q", p.Prefix)
 }

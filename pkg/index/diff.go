@@ -109,7 +109,8 @@ func (d *differ) skip(it *badger.Iterator) {
 	for ; it.Valid(); it.Next() {
 		k := it.Item().Key()
 		switch k[0] {
-		case prefixMeta:
+		case prefixMeta, prefixWatermark:
+			// Metadata and the tracker's resume points are not derived from the cluster.
 			continue
 		case prefixPending, prefixExpiry:
 			if !d.opts.IncludePending {

@@ -10,9 +10,18 @@
 //     encoding (records.go). SchemaVersion covers both.
 //   - Writes as Ops applied by Apply: each Op replaces or deletes one object, pending record,
 //     image, stream or limit range in one transaction, moving its reverse entries and counts
-//     with it (old refs out, new refs in). Apply batches ops into as few transactions as fit;
-//     Badger replays whole transactions or none, so a killed process leaves each object old or
-//     new, never half (crash_test.go kills a writer in a loop to prove it).
+//     with it (old refs out, new refs in). Apply prepares ops in batches (writer.go) and
+//     commits each batch as one transaction while preparing the next, so that the two cores
+//     share the work; a batch too big for one transaction is split between ops. Badger replays
+//     whole transactions or none, so a killed process leaves each object old or new, never
+//     half (crash_test.go kills a writer in a loop to prove it).
+//   - Reverse entries that carry what a lookup returns (refvalue.go): "who references D?" is
+//     one prefix scan that reads no object record. This departs from "index entries carry no
+//     value" on purpose: it is what keeps the lookup within its latency target, and the
+//     compact encodings keep the index smaller than it was without it.
+//   - Change feed (changes.go): OnCommit reports what each committed transaction changed, and
+//     time-ordered entries (timeline.go) list the images and stream items created in a time
+//     range; the continuous pruner builds its candidates from both.
 //   - Pending references (pending.go): recorded at admission with an expiry, returned by
 //     lookups with Referrer.Pending, confirmed by the watch (PutObject when it carries them,
 //     or Confirm), swept by ExpirePending.

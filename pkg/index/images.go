@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -26,14 +27,33 @@ func (op putImage) apply(w *writer) error {
 	if err := validateImage(op.img); err != nil {
 		return err
 	}
-	old, _, err := w.loadImage(op.img.Digest)
+	old, had, err := w.loadImage(op.img.Digest)
 	if err != nil {
 		return err
 	}
 	if err := w.moveImageBlobs(op.img.Digest, imageBlobs(old), imageBlobs(op.img)); err != nil {
 		return err
 	}
+	if !had || timeNanos(old.Created) != timeNanos(op.img.Created) {
+		if err := w.moveImageCreated(op.img.Digest, old.Created, had, op.img.Created, true); err != nil {
+			return err
+		}
+	}
+	w.noteImage(op.img.Digest)
 	return w.set(imageKey(op.img.Digest), encodeImage(op.img))
+}
+
+// moveImageCreated moves image's creation-order entry from old (when had) to next (when has).
+func (w *writer) moveImageCreated(digest string, old time.Time, had bool, next time.Time, has bool) error {
+	if had {
+		if err := w.del(imageCreatedKey(timeNanos(old), digest)); err != nil {
+			return err
+		}
+	}
+	if has {
+		return w.set(imageCreatedKey(timeNanos(next), digest), nil)
+	}
+	return nil
 }
 
 type deleteImage struct{ digest string }
@@ -51,6 +71,10 @@ func (op deleteImage) apply(w *writer) error {
 	if err := w.moveImageBlobs(op.digest, imageBlobs(old), nil); err != nil {
 		return err
 	}
+	if err := w.moveImageCreated(op.digest, old.Created, true, time.Time{}, false); err != nil {
+		return err
+	}
+	w.noteImage(op.digest)
 	return w.del(imageKey(op.digest))
 }
 
@@ -153,6 +177,7 @@ func (op putLimitRange) apply(w *writer) error {
 	if err := checkKeyStrings(op.String(), op.l.Namespace, op.l.Name); err != nil {
 		return err
 	}
+	w.noteLimitRange(op.l.Namespace)
 	return w.set(limitRangeKey(op.l.Namespace, op.l.Name), encodeLimitRange(op.l))
 }
 
@@ -164,7 +189,16 @@ func (op deleteLimitRange) apply(w *writer) error {
 	if tooLong(op.ns, op.name) {
 		return nil
 	}
-	return w.del(limitRangeKey(op.ns, op.name))
+	key := limitRangeKey(op.ns, op.name)
+	if w.track {
+		// Only a limit range that existed changes its namespace; the read is made only when
+		// someone listens.
+		if _, found, err := w.get(key); err != nil || !found {
+			return err
+		}
+		w.noteLimitRange(op.ns)
+	}
+	return w.del(key)
 }
 
 // LimitRanges implements model.Reader: the limits of one namespace, by name.
@@ -186,4 +220,21 @@ func (ix *Index) LimitRanges(ctx context.Context, namespace string) ([]model.Lim
 		return nil, fmt.Errorf("failed to read limit ranges of namespace %s: %w", namespace, err)
 	}
 	return out, nil
+}
+
+// AllLimitRanges calls fn for every limit range of every namespace, in namespace and name
+// order, in one read snapshot: what a relist compares with the full list of LimitRanges to
+// find the deleted ones. (The planner reads one namespace at a time, with LimitRanges.)
+func (ix *Index) AllLimitRanges(ctx context.Context, fn func(model.LimitRange) error) error {
+	return ix.scanValues(ctx, []byte{prefixLimitRange}, func(key, val []byte) error {
+		p, err := parseKey(key)
+		if err != nil {
+			return err
+		}
+		l, err := decodeLimitRange(p.NS, p.Name, val)
+		if err != nil {
+			return err
+		}
+		return fn(l)
+	})
 }

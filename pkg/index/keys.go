@@ -2,9 +2,7 @@ package index
 
 import (
 	"encoding/binary"
-	"encoding/hex"
-	"fmt"
-	"strings"
+	"time"
 
 	"github.com/pruneguard/pruneguard/pkg/model"
 )
@@ -22,8 +20,9 @@ import (
 //	state   one byte: stateConfirmed or statePending
 //	u16/u32/u64  fixed-width big-endian unsigned integers
 //
-// Index entries (d, t, x, b, h) carry no value: the key is the fact. Records (o, p, i, s, l)
-// carry an encoded value (records.go); counters (c, r) carry a u64.
+// Index entries (x, b, h, a, e) carry no value: the key is the fact. Reverse entries (d, t)
+// carry what a lookup returns beyond the key (refvalue.go), so that a lookup reads nothing
+// else. Records (o, p, i, s, l) carry an encoded value (records.go); counters (c, r) a uvarint.
 const (
 	// KEY: m str(name) -> value. Metadata: "schema" (u32 schema version) and "complete"
 	// (set when a rebuild has finished; missing means the index must be rebuilt).
@@ -34,10 +33,10 @@ const (
 	prefixPending byte = 'p'
 	// KEY: x u64(expiry unix nanoseconds) obj -> no value. Expiry order of pending records.
 	prefixExpiry byte = 'x'
-	// KEY: d digest str(repo) state obj u16(ref index) -> no value. A reference naming digest,
+	// KEY: d digest str(repo) state obj u16(ref index) -> referrer value. A reference naming digest,
 	// under repo ("" when it can protect no stream). Ref index is the position in Object.Refs.
 	prefixRefDigest byte = 'd'
-	// KEY: t str(repo) str(tag) state obj u16(ref index) -> no value. A reference naming
+	// KEY: t str(repo) str(tag) state obj u16(ref index) -> referrer value. A reference naming
 	// repo:tag without a digest; it protects item 0 of that tag.
 	prefixRefTag byte = 't'
 	// KEY: i digest -> image record.
@@ -56,7 +55,16 @@ const (
 	prefixRepoBlobCount byte = 'r'
 	// KEY: l str(namespace) str(name) -> limit record (max image size in bytes).
 	prefixLimitRange byte = 'l'
+	// KEY: a u64(created, timeNanos) digest(image) -> no value. Creation order of images, for
+	// ImagesCreatedBetween.
+	prefixImageCreated byte = 'a'
+	// KEY: e u64(created, timeNanos) str(namespace) str(name) -> no value. Stream namespace/name
+	// has at least one status tag-history item created at that time; one entry per distinct
+	// time, for StreamsWithItemsCreatedBetween.
+	prefixItemCreated byte = 'e'
 )
+
+// Prefix 'w' is the tracker's (watermark.go); keys.go does not parse it.
 
 // Reference states inside reverse-entry keys. Confirmed sorts first so that a lookup lists
 // what watches have seen before what admission merely announced.
@@ -79,7 +87,6 @@ const (
 	sha256ByteLen           = 32
 	metaSchema              = "schema"
 	metaComplete            = "complete"
-	countValueLength        = 8
 	keyStringLenLength      = 2
 )
 
@@ -106,35 +113,48 @@ func appendStr(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-func isCanonicalSHA256(d string) bool {
-	if len(d) != len(sha256Prefix)+sha256HexLen || !strings.HasPrefix(d, sha256Prefix) {
+// lowerHex maps the bytes of lower-case hex digits to their values and every other byte
+// to 0xFF, so that a canonical digest is checked and decoded in one pass.
+var lowerHex = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xFF
+	}
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c - '0'
+	}
+	for c := byte('a'); c <= 'f'; c++ {
+		t[c] = c - 'a' + 10
+	}
+	return t
+}()
+
+// decodeSHA256 decodes a canonical "sha256:<64 lower-case hex>" digest into raw; ok is false
+// for any other string.
+func decodeSHA256(d string, raw *[sha256ByteLen]byte) (ok bool) {
+	if len(d) != len(sha256Prefix)+sha256HexLen || d[:len(sha256Prefix)] != sha256Prefix {
 		return false
 	}
-	for i := len(sha256Prefix); i < len(d); i++ {
-		if c := d[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
+	h := d[len(sha256Prefix):]
+	var bad byte
+	for i := range raw {
+		hi, lo := lowerHex[h[2*i]], lowerHex[h[2*i+1]]
+		bad |= hi | lo
+		raw[i] = hi<<4 | lo&0x0F
 	}
-	return true
+	return bad&0xF0 == 0
+}
+
+func isCanonicalSHA256(d string) bool {
+	var raw [sha256ByteLen]byte
+	return decodeSHA256(d, &raw)
 }
 
 func appendDigest(b []byte, d string) []byte {
-	if !isCanonicalSHA256(d) {
+	var raw [sha256ByteLen]byte
+	if !decodeSHA256(d, &raw) {
 		return appendStr(append(b, digestRaw), d)
 	}
-	b = append(b, digestSHA256)
-	h := d[len(sha256Prefix):] // lower-case hex, checked above
-	for i := 0; i < len(h); i += 2 {
-		b = append(b, unhex(h[i])<<4|unhex(h[i+1]))
-	}
-	return b
-}
-
-func unhex(c byte) byte {
-	if c <= '9' {
-		return c - '0'
-	}
-	return c - 'a' + 10
+	return append(append(b, digestSHA256), raw[:]...)
 }
 
 // keyCap estimates the length of a key holding the given strings, so that building it
@@ -225,193 +245,21 @@ func limitRangeNamespacePrefix(ns string) []byte { return appendStr([]byte{prefi
 
 func limitRangeKey(ns, name string) []byte { return appendStr(limitRangeNamespacePrefix(ns), name) }
 
-// keyReader decodes key components; the first malformed component sets bad and every later
-// read returns zero values, so a decoder checks once at the end.
-type keyReader struct {
-	b   []byte
-	bad bool
+func imageCreatedKey(at uint64, digest string) []byte {
+	b := binary.BigEndian.AppendUint64(append(make([]byte, 0, 48), prefixImageCreated), at)
+	return appendDigest(b, digest)
 }
 
-func (r *keyReader) take(n int) []byte {
-	if r.bad || len(r.b) < n {
-		r.bad = true
-		return nil
-	}
-	out := r.b[:n]
-	r.b = r.b[n:]
-	return out
+func itemCreatedKey(at uint64, ns, name string) []byte {
+	b := binary.BigEndian.AppendUint64(append(make([]byte, 0, keyCap(ns, name)), prefixItemCreated), at)
+	return appendStr(appendStr(b, ns), name)
 }
 
-func (r *keyReader) u8() byte {
-	if b := r.take(1); b != nil {
-		return b[0]
+// timeNanos orders times in keys: unix nanoseconds, with the zero time and times before 1970
+// at 0, so they sort first and fall in no (from, to] range that starts at or after 1970.
+func timeNanos(t time.Time) uint64 {
+	if t.IsZero() || t.UnixNano() < 0 {
+		return 0
 	}
-	return 0
-}
-
-func (r *keyReader) u16() uint16 {
-	if b := r.take(2); b != nil {
-		return binary.BigEndian.Uint16(b)
-	}
-	return 0
-}
-
-func (r *keyReader) u32() uint32 {
-	if b := r.take(4); b != nil {
-		return binary.BigEndian.Uint32(b)
-	}
-	return 0
-}
-
-func (r *keyReader) u64() uint64 {
-	if b := r.take(8); b != nil {
-		return binary.BigEndian.Uint64(b)
-	}
-	return 0
-}
-
-func (r *keyReader) str() string {
-	n := int(r.u16())
-	if n > maxKeyString {
-		r.bad = true
-		return ""
-	}
-	return string(r.take(n))
-}
-
-func (r *keyReader) digest() string {
-	switch r.u8() {
-	case digestSHA256:
-		raw := r.take(sha256ByteLen)
-		if raw == nil {
-			return ""
-		}
-		return sha256Prefix + hex.EncodeToString(raw)
-	case digestRaw:
-		d := r.str()
-		if isCanonicalSHA256(d) { // canonical digests have only the short form
-			r.bad = true
-		}
-		return d
-	default:
-		r.bad = true
-		return ""
-	}
-}
-
-func (r *keyReader) objKey() model.ObjectKey {
-	var k model.ObjectKey
-	code := r.u8()
-	if code == kindOther {
-		k.Kind = r.str()
-		if _, known := kindCodes[k.Kind]; known {
-			r.bad = true // known kinds have only the coded form
-		}
-	} else if name, ok := kindNames[code]; ok {
-		k.Kind = name
-	} else {
-		r.bad = true
-	}
-	k.Namespace = r.str()
-	k.Name = r.str()
-	return k
-}
-
-func (r *keyReader) state() byte {
-	s := r.u8()
-	if s != stateConfirmed && s != statePending {
-		r.bad = true
-	}
-	return s
-}
-
-// parsedKey is any index key taken apart; which fields are set depends on Prefix.
-type parsedKey struct {
-	Prefix byte
-	Meta   string
-	Object model.ObjectKey
-	At     uint64 // expiry, unix nanoseconds
-	Digest string // image digest (d, i, h, b's image) or blob digest (c, r)
-	Blob   string // blob digest of a b key
-	Repo   string
-	Tag    string
-	State  byte
-	Index  uint16 // reference index in Object.Refs
-	Pos    uint32 // stream item position
-	NS     string
-	Name   string
-}
-
-// parseKey decodes a key built by this file. It rejects any byte string that is not the
-// canonical encoding of some key, so parseKey(k) succeeding implies encodeKey(parseKey(k)) == k.
-func parseKey(b []byte) (parsedKey, error) {
-	if len(b) == 0 {
-		return parsedKey{}, fmt.Errorf("empty key")
-	}
-	p := parsedKey{Prefix: b[0]}
-	r := &keyReader{b: b[1:]}
-	switch p.Prefix {
-	case prefixMeta:
-		p.Meta = r.str()
-	case prefixObject, prefixPending:
-		p.Object = r.objKey()
-	case prefixExpiry:
-		p.At = r.u64()
-		p.Object = r.objKey()
-	case prefixRefDigest:
-		p.Digest, p.Repo, p.State = r.digest(), r.str(), r.state()
-		p.Object, p.Index = r.objKey(), r.u16()
-	case prefixRefTag:
-		p.Repo, p.Tag, p.State = r.str(), r.str(), r.state()
-		p.Object, p.Index = r.objKey(), r.u16()
-	case prefixImage, prefixBlobCount:
-		p.Digest = r.digest()
-	case prefixBlobImage:
-		p.Blob, p.Digest = r.digest(), r.digest()
-	case prefixStream, prefixLimitRange:
-		p.NS, p.Name = r.str(), r.str()
-	case prefixStreamItem:
-		p.Digest, p.Repo, p.Tag, p.Pos = r.digest(), r.str(), r.str(), r.u32()
-	case prefixRepoBlobCount:
-		p.Repo, p.Digest = r.str(), r.digest()
-	default:
-		return parsedKey{}, fmt.Errorf("unknown key prefix %q", p.Prefix)
-	}
-	if r.bad || len(r.b) != 0 {
-		return parsedKey{}, fmt.Errorf("malformed %q key %x", p.Prefix, b)
-	}
-	return p, nil
-}
-
-// encodeKey is the inverse of parseKey; it exists for tests and for Diff's descriptions.
-func encodeKey(p parsedKey) []byte {
-	switch p.Prefix {
-	case prefixMeta:
-		return metaKey(p.Meta)
-	case prefixObject:
-		return objectKey(p.Object)
-	case prefixPending:
-		return pendingKey(p.Object)
-	case prefixExpiry:
-		return expiryKey(p.At, p.Object)
-	case prefixRefDigest:
-		return refDigestKey(p.Digest, p.Repo, p.State, p.Object, p.Index)
-	case prefixRefTag:
-		return refTagKey(p.Repo, p.Tag, p.State, p.Object, p.Index)
-	case prefixImage:
-		return imageKey(p.Digest)
-	case prefixBlobCount:
-		return blobCountKey(p.Digest)
-	case prefixBlobImage:
-		return blobImageKey(p.Blob, p.Digest)
-	case prefixStream:
-		return streamKey(p.NS, p.Name)
-	case prefixLimitRange:
-		return limitRangeKey(p.NS, p.Name)
-	case prefixStreamItem:
-		return streamItemKey(p.Digest, p.Repo, p.Tag, p.Pos)
-	case prefixRepoBlobCount:
-		return repoBlobCountKey(p.Repo, p.Digest)
-	}
-	return nil
+	return uint64(t.UnixNano())
 }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/pruneguard/pruneguard/pkg/model"
 )
@@ -51,6 +52,9 @@ func TestKeysRoundTrip(t *testing.T) {
 		{"a repo blob count key keeps repo and blob", parsedKey{Prefix: prefixRepoBlobCount, Repo: "ns/is", Digest: d}},
 		{"a limit range key keeps namespace and name", parsedKey{Prefix: prefixLimitRange, NS: "ns", Name: "lr"}},
 		{"unicode survives", parsedKey{Prefix: prefixStream, NS: "名前", Name: "ïs\x00"}},
+		{"an image creation key keeps time and digest", parsedKey{Prefix: prefixImageCreated, At: 1 << 60, Digest: d}},
+		{"a stream item creation key keeps time, namespace and name",
+			parsedKey{Prefix: prefixItemCreated, At: 42, NS: "ns", Name: "is"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.behaviour, func(t *testing.T) {
@@ -139,6 +143,28 @@ func TestKeysPrefixesSelectExactlyTheirComponents(t *testing.T) {
 	}
 }
 
+func TestKeysCreationOrderFollowsTime(t *testing.T) {
+	early, late := t0, t0.Add(time.Nanosecond)
+	tests := []struct {
+		behaviour   string
+		first, then []byte
+	}{
+		{"an earlier image sorts first whatever its digest",
+			imageCreatedKey(timeNanos(early), digestOf("z")), imageCreatedKey(timeNanos(late), digestOf("a"))},
+		{"an image without a time sorts before a dated one",
+			imageCreatedKey(timeNanos(time.Time{}), digestOf("z")), imageCreatedKey(timeNanos(early), digestOf("a"))},
+		{"an earlier stream item sorts first whatever its stream",
+			itemCreatedKey(timeNanos(early), "zz", "z"), itemCreatedKey(timeNanos(late), "a", "a")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.behaviour, func(t *testing.T) {
+			if bytes.Compare(tt.first, tt.then) >= 0 {
+				t.Fatalf("%x does not sort before %x", tt.first, tt.then)
+			}
+		})
+	}
+}
+
 func TestKeysExpiryOrderFollowsTime(t *testing.T) {
 	var keys [][]byte
 	for _, at := range []uint64{5, 1 << 40, 0, 1 << 20, 1<<64 - 1} {
@@ -168,7 +194,7 @@ func FuzzKeyRoundTrip(f *testing.F) {
 		}
 		obj := model.ObjectKey{Kind: kind, Namespace: ns, Name: name}
 		var want parsedKey
-		switch prefix % 13 {
+		switch prefix % 15 {
 		case 0:
 			want = parsedKey{Prefix: prefixMeta, Meta: name}
 		case 1:
@@ -193,6 +219,10 @@ func FuzzKeyRoundTrip(f *testing.F) {
 			want = parsedKey{Prefix: prefixStreamItem, Digest: digest, Repo: repo, Tag: tag, Pos: pos}
 		case 11:
 			want = parsedKey{Prefix: prefixRepoBlobCount, Repo: repo, Digest: digest}
+		case 12:
+			want = parsedKey{Prefix: prefixImageCreated, At: at, Digest: digest}
+		case 13:
+			want = parsedKey{Prefix: prefixItemCreated, At: at, NS: ns, Name: name}
 		default:
 			want = parsedKey{Prefix: prefixLimitRange, NS: ns, Name: name}
 		}
@@ -212,6 +242,8 @@ func FuzzParseKey(f *testing.F) {
 	f.Add(refDigestKey(digestOf("a"), "ns/is", statePending, pod, 2))
 	f.Add(streamItemKey("sha256:abc", "ns/is", "v1", 9))
 	f.Add([]byte{prefixObject, kindOther, 0, 3, 'F', 'o', 'o', 0, 0, 0, 1, 'x'})
+	f.Add(imageCreatedKey(1<<62, digestOf("a")))
+	f.Add(itemCreatedKey(7, "ns", "is"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := parseKey(b)
 		if err != nil {

@@ -250,3 +250,32 @@ func TestRandomOpsAgreeWithAModel(t *testing.T) {
 		})
 	}
 }
+
+// Large calls are prepared in several batches, each read through the one still being
+// committed: ops that depend on ops of the previous batch must see them.
+func TestLargeCallsAgreeWithAModel(t *testing.T) {
+	for seed := range uint64(2) {
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 7))
+			ix, clock := openTest(t)
+			rec := subscribe(t, ix)
+			m := newRefModel()
+			for range 6 {
+				ops := make([]Op, 2*applyBatch+r.IntN(3*applyBatch))
+				for i := range ops {
+					ops[i] = m.step(r, clock.Now())
+				}
+				before := ix.commits.Load()
+				mustApply(t, ix, ops...)
+				if commits := ix.commits.Load() - before; commits < 3 || int(commits) > len(ops)/applyBatch+1 {
+					t.Fatalf("%d ops were committed in %d transactions", len(ops), commits)
+				}
+				m.verify(t, ix)
+			}
+			mustCheck(t, ix)
+			if len(rec.got) != int(ix.commits.Load()) {
+				t.Fatalf("%d commits reported %d Changes", ix.commits.Load(), len(rec.got))
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -148,5 +149,23 @@ func TestStatsCountKeysPerKind(t *testing.T) {
 	lines := strings.Join(st.Lines(), "\n")
 	if !strings.Contains(lines, "keys ref-by-digest/pending: 1") || !strings.Contains(lines, "files ") {
 		t.Errorf("stats lines:\n%s", lines)
+	}
+}
+
+func TestOpenSurvivesAnEmptyMemtableLogLeftByAKill(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "index")
+	ix := reopen(t, dir)
+	rb, err := ix.BeginRebuild(ctx)
+	must(t, err)
+	must(t, rb.Finish(ctx))
+	mustApply(t, ix, PutImage(image("kept")))
+	must(t, ix.Close())
+	// What a process killed inside Badger's deletion of a flushed memtable's log leaves.
+	must(t, os.WriteFile(filepath.Join(dir, "00099.mem"), nil, 0o644))
+	ix = reopen(t, dir)
+	defer func() { _ = ix.Close() }()
+	if _, found, err := ix.Image(ctx, digestOf("kept")); err != nil || !found || ix.Status() != StatusReady {
+		t.Fatalf("want the index ready with its image, got found=%v status=%s err=%v", found, ix.Status(), err)
 	}
 }

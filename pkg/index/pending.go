@@ -45,14 +45,14 @@ func (op putPending) apply(w *writer) error {
 	w.notePending(op.obj.Key, true)
 	if had {
 		next.Since = old.Since
-		if err := w.del(expiryKey(expiryNanos(old.Expires), old.Key)); err != nil {
+		if err := w.del(expiryKey(timeNanos(old.Expires), old.Key)); err != nil {
 			return err
 		}
 	}
-	if err := w.set(expiryKey(expiryNanos(op.expires), op.obj.Key), nil); err != nil {
+	if err := w.set(expiryKey(timeNanos(op.expires), op.obj.Key), nil); err != nil {
 		return err
 	}
-	return w.writeObject(statePending, old.Object, had, next)
+	return w.writeObject(statePending, old, had, next)
 }
 
 type confirm struct{ obj model.Object }
@@ -85,10 +85,10 @@ func (op deletePending) apply(w *writer) error {
 
 // removePending deletes a pending record with its expiry and reverse entries.
 func (w *writer) removePending(p storedObject) error {
-	if err := w.replaceEntries(refEntries(statePending, p.Object), nil); err != nil {
+	if err := w.dropRefEntries(statePending, p.Object); err != nil {
 		return err
 	}
-	if err := w.del(expiryKey(expiryNanos(p.Expires), p.Key)); err != nil {
+	if err := w.del(expiryKey(timeNanos(p.Expires), p.Key)); err != nil {
 		return err
 	}
 	w.notePending(p.Key, false)
@@ -109,11 +109,14 @@ func (ix *Index) loadPendingKeys() error {
 }
 
 // loadPending reads the pending record of k, skipping the read when the index knows there
-// is none.
+// is none: the batches not yet published say so first, then ix.pending.
 func (w *writer) loadPending(k model.ObjectKey) (storedObject, bool, error) {
 	key := pendingKey(k)
-	present, journaled := w.pendingJournal[string(key[1:])]
-	if !journaled {
+	present, known := false, false
+	for b := w; b != nil && !known; b = b.inflight {
+		present, known = b.pending[string(key[1:])]
+	}
+	if !known {
 		present = w.ix.pending[string(key[1:])]
 	}
 	if !present {
@@ -122,28 +125,11 @@ func (w *writer) loadPending(k model.ObjectKey) (storedObject, bool, error) {
 	return w.loadObject(key, k)
 }
 
-// notePending journals that k's pending record now exists or not; commit publishes it.
+// notePending journals that k's pending record now exists or not; the commit publishes it.
 func (w *writer) notePending(k model.ObjectKey, present bool) {
-	w.pendingJournal[string(appendObjKey(nil, k))] = present
-}
-
-// publishPending applies the journal of a committed transaction to the index's pending set.
-func (w *writer) publishPending() {
-	for k, present := range w.pendingJournal {
-		if present {
-			w.ix.pending[k] = true
-		} else {
-			delete(w.ix.pending, k)
-		}
-	}
-}
-
-// expiryNanos orders expiry times in keys; times before 1970 sort first.
-func expiryNanos(t time.Time) uint64 {
-	if t.IsZero() || t.UnixNano() < 0 {
-		return 0
-	}
-	return uint64(t.UnixNano())
+	key := string(appendObjKey(nil, k))
+	w.pending[key] = present
+	w.pendingLog = append(w.pendingLog, pendingNote{op: len(w.ops), key: key, present: present})
 }
 
 // expireBatch bounds the pending records removed per transaction by ExpirePending.
@@ -164,7 +150,7 @@ func (ix *Index) ExpirePending(ctx context.Context, now time.Time) (int, error) 
 				if err != nil {
 					return err
 				}
-				if p.At > expiryNanos(now) {
+				if p.At > timeNanos(now) {
 					break
 				}
 				ops = append(ops, expirePending{key: p.Object, at: p.At})
@@ -199,7 +185,7 @@ func (op expirePending) apply(w *writer) error {
 	if err != nil {
 		return err
 	}
-	if !had || expiryNanos(old.Expires) != op.at {
+	if !had || timeNanos(old.Expires) != op.at {
 		// Stale expiry entry of a record that was re-announced or removed.
 		return w.del(expiryKey(op.at, op.key))
 	}

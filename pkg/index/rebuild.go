@@ -44,8 +44,8 @@ func (r *Rebuild) PutObject(o model.Object) error {
 	if err := validateObject(o); err != nil {
 		return err
 	}
-	return r.record(o.Key.String(), objectKey(o.Key), encodeObject(storedObject{Object: o, Since: r.now}),
-		refEntries(stateConfirmed, o))
+	rec := storedObject{Object: o, Since: r.now}
+	return r.record(o.Key.String(), objectKey(o.Key), encodeObject(rec), refEntries(stateConfirmed, &rec)...)
 }
 
 // PutPending adds a pending record (Check copies pending state this way).
@@ -53,12 +53,12 @@ func (r *Rebuild) PutPending(p PendingObject) error {
 	if err := validateObject(p.Object); err != nil {
 		return err
 	}
-	rec := encodeObject(storedObject{Object: p.Object, Since: p.Since, Expires: p.Expires})
-	entries := append(refEntries(statePending, p.Object), expiryKey(expiryNanos(p.Expires), p.Object.Key))
+	rec := storedObject{Object: p.Object, Since: p.Since, Expires: p.Expires}
+	entries := append(refEntries(statePending, &rec), write{key: expiryKey(timeNanos(p.Expires), p.Object.Key)})
 	r.ix.wmu.Lock()
 	r.ix.pending[string(appendObjKey(nil, p.Object.Key))] = true
 	r.ix.wmu.Unlock()
-	return r.record(p.Object.Key.String(), pendingKey(p.Object.Key), rec, entries)
+	return r.record(p.Object.Key.String(), pendingKey(p.Object.Key), encodeObject(rec), entries...)
 }
 
 // PutImage adds an image and its blob entries; counts are computed by Finish.
@@ -66,11 +66,11 @@ func (r *Rebuild) PutImage(img model.Image) error {
 	if err := validateImage(img); err != nil {
 		return err
 	}
-	var entries [][]byte
+	entries := []write{{key: imageCreatedKey(timeNanos(img.Created), img.Digest)}}
 	for _, b := range imageBlobs(img) {
-		entries = append(entries, blobImageKey(b, img.Digest))
+		entries = append(entries, write{key: blobImageKey(b, img.Digest)})
 	}
-	return r.record("image "+img.Digest, imageKey(img.Digest), encodeImage(img), entries)
+	return r.record("image "+img.Digest, imageKey(img.Digest), encodeImage(img), entries...)
 }
 
 // PutStream adds an image stream and its stream items; counts are computed by Finish.
@@ -78,8 +78,11 @@ func (r *Rebuild) PutStream(s model.Stream) error {
 	if err := validateStream(s); err != nil {
 		return err
 	}
-	return r.record("image stream "+s.Repo(), streamKey(s.Namespace, s.Name), encodeStream(s),
-		streamItemEntries(s))
+	var entries []write
+	for _, k := range append(streamItemEntries(s), itemCreatedEntries(s)...) {
+		entries = append(entries, write{key: k})
+	}
+	return r.record("image stream "+s.Repo(), streamKey(s.Namespace, s.Name), encodeStream(s), entries...)
 }
 
 // PutLimitRange adds a limit range.
@@ -87,15 +90,15 @@ func (r *Rebuild) PutLimitRange(l model.LimitRange) error {
 	if err := checkKeyStrings("limit range "+l.Namespace+"/"+l.Name, l.Namespace, l.Name); err != nil {
 		return err
 	}
-	return r.record("limit range", limitRangeKey(l.Namespace, l.Name), encodeLimitRange(l), nil)
+	return r.record("limit range", limitRangeKey(l.Namespace, l.Name), encodeLimitRange(l))
 }
 
-func (r *Rebuild) record(what string, key, val []byte, entries [][]byte) error {
+func (r *Rebuild) record(what string, key, val []byte, entries ...write) error {
 	if err := r.wb.Set(key, val); err != nil {
 		return fmt.Errorf("failed to write %s during rebuild: %w", what, err)
 	}
 	for _, e := range entries {
-		if err := r.wb.Set(e, nil); err != nil {
+		if err := r.wb.Set(e.key, e.val); err != nil {
 			return fmt.Errorf("failed to write %s during rebuild: %w", what, err)
 		}
 	}
@@ -131,7 +134,7 @@ func (r *Rebuild) Finish(ctx context.Context) error {
 		return fmt.Errorf("failed to mark rebuild complete: %w", err)
 	}
 	r.ix.log.Info("index rebuild finished", "records", r.n)
-	return nil
+	return r.ix.reportRebuild(ctx)
 }
 
 // recount writes every blob count from the blob and stream-item entries, in bounded memory:

@@ -10,13 +10,16 @@ import (
 	"github.com/pruneguard/pruneguard/pkg/model"
 )
 
-// Values of record keys (o, p, i, s, l) and counters (c, r). The encoding is positional and
-// compact: u32 big-endian length before each string, i64 unix nanoseconds for times (zeroTime
-// for the zero time), one byte per bool, u32 counts before lists. Three forms keep the records
-// small, because the pages a lookup touches are what the process keeps resident: digests take
-// the key encoding (33 bytes for sha256), well-known media types a one-byte code, and a pull
-// spec that ends in "@" + the digest stored next to it only its part before the "@". A change
-// of any record's layout is a change of SchemaVersion.
+// Values of record keys (o, p, i, s, l), reverse entries (d, t; refvalue.go) and counters
+// (c, r). The encoding is positional and compact: a uvarint length before each string and a
+// uvarint count before each list (minimal encodings only), i64 unix nanoseconds for times
+// (zeroTime for the zero time), zig-zag varints for sizes and generations, one byte per bool,
+// a uvarint per counter. More forms keep the records small, because the pages a lookup
+// touches are what the process keeps resident: digests take the key encoding (33 bytes for
+// sha256), well-known media types and reference kinds a one-byte code, an image's pull spec
+// that ends in "@" + its digest only its part before the "@", and a reference's pull spec
+// only what its match keys do not say (rawForm). A change of any record's layout is a change
+// of SchemaVersion.
 
 // zeroTime stands for time.Time{}, which has no unix-nanosecond representation.
 const zeroTime = math.MinInt64
@@ -33,13 +36,15 @@ type recordWriter []byte
 
 func (w recordWriter) u8(v byte) recordWriter { return append(w, v) }
 
-func (w recordWriter) u32(v uint32) recordWriter { return binary.BigEndian.AppendUint32(w, v) }
+func (w recordWriter) uvarint(v uint64) recordWriter { return binary.AppendUvarint(w, v) }
+
+func (w recordWriter) varint(v int64) recordWriter { return binary.AppendVarint(w, v) }
 
 func (w recordWriter) i64(v int64) recordWriter {
 	return binary.BigEndian.AppendUint64(w, uint64(v))
 }
 
-func (w recordWriter) str(s string) recordWriter { return append(w.u32(uint32(len(s))), s...) }
+func (w recordWriter) str(s string) recordWriter { return append(w.uvarint(uint64(len(s))), s...) }
 
 // digest writes d in the key encoding; digests longer than maxKeyString are not indexed and
 // never reach a record.
@@ -96,11 +101,24 @@ func (r *recordReader) u8() byte {
 	return 0
 }
 
-func (r *recordReader) u32() uint32 {
-	if b := r.take(4); b != nil {
-		return binary.BigEndian.Uint32(b)
+// uvarint reads a minimal uvarint: a longer encoding of the same number is corrupt, so that
+// every value has one encoding.
+func (r *recordReader) uvarint() uint64 {
+	if r.bad {
+		return 0
 	}
-	return 0
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 || (n > 1 && r.b[n-1] == 0) {
+		r.bad = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *recordReader) varint() int64 {
+	u := r.uvarint()
+	return int64(u>>1) ^ -int64(u&1) // zig-zag, as binary.AppendVarint writes it
 }
 
 func (r *recordReader) i64() int64 {
@@ -110,7 +128,14 @@ func (r *recordReader) i64() int64 {
 	return 0
 }
 
-func (r *recordReader) str() string { return string(r.take(int(r.u32()))) }
+func (r *recordReader) str() string {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.bad = true
+		return ""
+	}
+	return string(r.take(int(n)))
+}
 
 func (r *recordReader) digest() string {
 	kr := keyReader{b: r.b}
@@ -200,12 +225,12 @@ func (r *recordReader) time() time.Time {
 // count reads a list length and rejects lengths that cannot fit in the rest of the value,
 // so a corrupt value cannot make the decoder allocate without bound.
 func (r *recordReader) count(minItemSize int) int {
-	n := int(r.u32())
-	if n*minItemSize > len(r.b) {
+	n := r.uvarint()
+	if n > uint64(len(r.b)/minItemSize) {
 		r.bad = true
 		return 0
 	}
-	return n
+	return int(n)
 }
 
 func (r *recordReader) done(what string) error {
@@ -216,23 +241,25 @@ func (r *recordReader) done(what string) error {
 }
 
 func encodeObject(o storedObject) []byte {
-	size := 4*8 + 4*4 + len(o.UID) + len(o.ResourceVersion) + len(o.Phase)
+	size := 3*8 + 4 + len(o.UID) + len(o.ResourceVersion) + len(o.Phase)
 	for _, ref := range o.Refs {
-		size += minRefSize + len(ref.FieldPath) + len(ref.Container) + len(ref.Kind) + len(ref.Raw) +
-			len(ref.Repo) + len(ref.Tag) + len(ref.Digest) + len(ref.Invalid)
+		size += minRefSize + len(ref.FieldPath) + len(ref.Container) + len(ref.Raw) + len(ref.Repo) +
+			len(ref.Tag) + len(ref.Invalid) + sha256ByteLen
 	}
 	w := recordWriter(make([]byte, 0, size))
 	w = w.time(o.Since).time(o.Expires).str(o.UID).str(o.ResourceVersion).time(o.Created).str(o.Phase)
-	w = w.u32(uint32(len(o.Refs)))
-	for _, ref := range o.Refs {
-		w = w.str(ref.FieldPath).str(ref.Container).str(string(ref.Kind)).str(ref.Repo).str(ref.Tag)
-		w = w.digest(ref.Digest).pullSpec(ref.Raw, ref.Digest).str(ref.Invalid).bool(ref.Extra)
+	w = w.uvarint(uint64(len(o.Refs)))
+	for i := range o.Refs {
+		ref := &o.Refs[i]
+		w = w.str(ref.FieldPath).str(ref.Container).refKind(ref.Kind).str(ref.Repo).str(ref.Tag)
+		w = w.digest(ref.Digest).rawSpec(ref).str(ref.Invalid).bool(ref.Extra)
 	}
 	return w
 }
 
-// minRefSize is the encoded size of a Ref whose strings are all empty.
-const minRefSize = 7*4 + 3 + 1 + 2
+// minRefSize is the encoded size of a Ref whose strings are all empty: six one-byte string
+// lengths, the kind code, the raw digest form and its length, the raw form, the bool.
+const minRefSize = 6 + 1 + 2 + 1 + 1
 
 func decodeObject(key model.ObjectKey, b []byte) (storedObject, error) {
 	r := &recordReader{b: b}
@@ -243,9 +270,10 @@ func decodeObject(key model.ObjectKey, b []byte) (storedObject, error) {
 		o.Refs = make([]model.Ref, n)
 		for i := range o.Refs {
 			ref := &o.Refs[i]
-			ref.FieldPath, ref.Container, ref.Kind = r.str(), r.str(), model.RefKind(r.str())
+			ref.FieldPath, ref.Container, ref.Kind = r.str(), r.str(), r.refKind()
 			ref.Repo, ref.Tag, ref.Digest = r.str(), r.str(), r.digest()
-			ref.Raw, ref.Invalid, ref.Extra = r.pullSpec(ref.Digest), r.str(), r.bool()
+			ref.Raw = r.rawSpec(ref.Repo, ref.Tag, ref.Digest)
+			ref.Invalid, ref.Extra = r.str(), r.bool()
 		}
 	}
 	if err := r.done("object " + key.String()); err != nil {
@@ -257,11 +285,11 @@ func decodeObject(key model.ObjectKey, b []byte) (storedObject, error) {
 func encodeImage(img model.Image) []byte {
 	w := recordWriter(make([]byte, 0, 128+len(img.Layers)*100))
 	w = w.time(img.Created).bool(img.Managed).pullSpec(img.DockerImageReference, img.Digest)
-	w = w.mediaType(img.ManifestMediaType).i64(img.Size).u32(uint32(len(img.Layers)))
+	w = w.mediaType(img.ManifestMediaType).varint(img.Size).uvarint(uint64(len(img.Layers)))
 	for _, l := range img.Layers {
-		w = w.digest(l.Digest).i64(l.Size).mediaType(l.MediaType)
+		w = w.digest(l.Digest).varint(l.Size).mediaType(l.MediaType)
 	}
-	w = w.digest(img.Config).u32(uint32(len(img.Children)))
+	w = w.digest(img.Config).uvarint(uint64(len(img.Children)))
 	for _, c := range img.Children {
 		w = w.digest(c)
 	}
@@ -278,15 +306,15 @@ func decodeImage(digest string, b []byte) (model.Image, error) {
 	r := &recordReader{b: b}
 	img := model.Image{Digest: digest}
 	img.Created, img.Managed, img.DockerImageReference = r.time(), r.bool(), r.pullSpec(digest)
-	img.ManifestMediaType, img.Size = r.mediaType(), r.i64()
-	if n := r.count(12); n > 0 {
+	img.ManifestMediaType, img.Size = r.mediaType(), r.varint()
+	if n := r.count(4); n > 0 {
 		img.Layers = make([]model.Blob, n)
 		for i := range img.Layers {
-			img.Layers[i] = model.Blob{Digest: r.digest(), Size: r.i64(), MediaType: r.mediaType()}
+			img.Layers[i] = model.Blob{Digest: r.digest(), Size: r.varint(), MediaType: r.mediaType()}
 		}
 	}
 	img.Config = r.digest()
-	if n := r.count(3); n > 0 {
+	if n := r.count(2); n > 0 {
 		img.Children = make([]string, n)
 		for i := range img.Children {
 			img.Children[i] = r.digest()
@@ -304,11 +332,11 @@ func decodeImage(digest string, b []byte) (model.Image, error) {
 
 func encodeStream(s model.Stream) []byte {
 	w := recordWriter(make([]byte, 0, 64))
-	w = w.time(s.Created).str(s.ResourceVersion).u32(uint32(len(s.Tags)))
+	w = w.time(s.Created).str(s.ResourceVersion).uvarint(uint64(len(s.Tags)))
 	for _, t := range s.Tags {
-		w = w.str(t.Name).u32(uint32(len(t.Items)))
+		w = w.str(t.Name).uvarint(uint64(len(t.Items)))
 		for _, it := range t.Items {
-			w = w.digest(it.Image).time(it.Created).pullSpec(it.DockerImageReference, it.Image).i64(it.Generation)
+			w = w.digest(it.Image).time(it.Created).pullSpec(it.DockerImageReference, it.Image).varint(it.Generation)
 		}
 	}
 	return w
@@ -318,17 +346,17 @@ func decodeStream(ns, name string, b []byte) (model.Stream, error) {
 	r := &recordReader{b: b}
 	s := model.Stream{Namespace: ns, Name: name}
 	s.Created, s.ResourceVersion = r.time(), r.str()
-	if n := r.count(8); n > 0 {
+	if n := r.count(2); n > 0 {
 		s.Tags = make([]model.Tag, n)
 		for i := range s.Tags {
 			t := &s.Tags[i]
 			t.Name = r.str()
-			if m := r.count(24); m > 0 {
+			if m := r.count(14); m > 0 {
 				t.Items = make([]model.TagItem, m)
 				for j := range t.Items {
 					it := &t.Items[j]
 					it.Image, it.Created = r.digest(), r.time()
-					it.DockerImageReference, it.Generation = r.pullSpec(it.Image), r.i64()
+					it.DockerImageReference, it.Generation = r.pullSpec(it.Image), r.varint()
 				}
 			}
 		}
@@ -350,11 +378,13 @@ func decodeLimitRange(ns, name string, b []byte) (model.LimitRange, error) {
 	return l, nil
 }
 
-func encodeCount(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+func encodeCount(n uint64) []byte { return binary.AppendUvarint(nil, n) }
 
 func decodeCount(b []byte) (uint64, error) {
-	if len(b) != countValueLength {
-		return 0, fmt.Errorf("corrupt counter value of %d bytes", len(b))
+	r := &recordReader{b: b}
+	n := r.uvarint()
+	if r.bad || len(r.b) != 0 {
+		return 0, fmt.Errorf("corrupt counter value %x", b)
 	}
-	return binary.BigEndian.Uint64(b), nil
+	return n, nil
 }

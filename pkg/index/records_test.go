@@ -122,13 +122,38 @@ func TestRecordsRejectCorruptValues(t *testing.T) {
 		{"an object with trailing bytes is an error", func() error { _, err := decodeObject(pod, append(obj, 0)); return err }},
 		{"a huge ref count is an error, not an allocation", func() error {
 			b := append(encodeObject(storedObject{}), 0)[:0]
-			b = recordWriter(b).time(time.Time{}).time(time.Time{}).str("").str("").time(time.Time{}).str("").u32(1 << 31)
+			b = recordWriter(b).time(time.Time{}).time(time.Time{}).str("").str("").time(time.Time{}).str("").uvarint(1 << 31)
 			_, err := decodeObject(pod, b)
 			return err
 		}},
 		{"a truncated image is an error", func() error { _, err := decodeImage("d", img[:10]); return err }},
 		{"an empty stream value is an error", func() error { _, err := decodeStream("a", "b", nil); return err }},
-		{"a short counter is an error", func() error { _, err := decodeCount([]byte{1}); return err }},
+		{"an empty counter is an error", func() error { _, err := decodeCount(nil); return err }},
+		{"a counter with trailing bytes is an error", func() error { _, err := decodeCount([]byte{1, 0}); return err }},
+		{"a counter in a longer encoding than needed is an error", func() error {
+			_, err := decodeCount([]byte{0x81, 0x00})
+			return err
+		}},
+		{"a string length past the end is an error", func() error {
+			_, err := decodeRefValue(&parsedKey{Prefix: prefixRefTag}, recordWriter(nil).time(t0).time(t0).uvarint(200))
+			return err
+		}},
+		{"a pull spec in a form its match keys do not allow is an error", func() error {
+			o := storedObject{}
+			ref := model.Ref{Raw: "x:v1", Tag: "v1"}
+			b := encodeRefValue(&o, &ref)
+			b[len(b)-1-1-len("x")-1] = rawRepoTag // the form byte; this tag entry has no repo
+			_, err := decodeRefValue(&parsedKey{Prefix: prefixRefTag, Tag: "v1"}, b)
+			return err
+		}},
+		{"a pull spec stored verbatim that has a shorter form is an error", func() error {
+			o := storedObject{}
+			ref := model.Ref{Raw: "x:v1", Tag: "v1"}
+			b := recordWriter(nil).time(o.Created).time(o.Since).str("").str("").str("").refKind("")
+			b = b.u8(rawVerbatim).str("x:v1").bool(false)
+			_, err := decodeRefValue(&parsedKey{Prefix: prefixRefTag, Tag: ref.Tag}, b)
+			return err
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.behaviour, func(t *testing.T) {
@@ -145,7 +170,23 @@ func FuzzDecodeRecords(f *testing.F) {
 	f.Add(encodeObject(sampleObject()))
 	f.Add(encodeImage(sampleImage()))
 	f.Add(encodeStream(sampleStream()))
+	o := sampleObject()
+	for i := range o.Refs {
+		f.Add(encodeRefValue(&o, &o.Refs[i]))
+	}
+	digestEntry := parsedKey{Prefix: prefixRefDigest, Digest: digestOf("a"), Repo: "ns/is", Object: pod}
+	tagEntry := parsedKey{Prefix: prefixRefTag, Repo: "ns/is", Tag: "v1", Object: pod}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, p := range []parsedKey{digestEntry, tagEntry} {
+			r, err := decodeRefValue(&p, b)
+			if err != nil {
+				continue
+			}
+			back := storedObject{Object: model.Object{Created: r.Created, Phase: r.Phase}, Since: r.Since}
+			if string(encodeRefValue(&back, &r.Ref)) != string(b) {
+				t.Errorf("reference entry value re-encodes differently")
+			}
+		}
 		if o, err := decodeObject(pod, b); err == nil && string(encodeObject(o)) != string(b) {
 			t.Errorf("object re-encodes differently")
 		}

@@ -51,7 +51,7 @@ func (op putObject) apply(w *writer) error {
 			return err
 		}
 	}
-	return w.writeObject(stateConfirmed, old.Object, had, next)
+	return w.writeObject(stateConfirmed, old, had, next)
 }
 
 type deleteObject struct{ key model.ObjectKey }
@@ -63,19 +63,32 @@ func (op deleteObject) apply(w *writer) error {
 	if err != nil || !had {
 		return err
 	}
-	if err := w.replaceEntries(refEntries(stateConfirmed, old.Object), nil); err != nil {
+	if err := w.dropRefEntries(stateConfirmed, old.Object); err != nil {
 		return err
 	}
 	return w.del(objectKey(op.key))
 }
 
-// writeObject writes next as the record of its state, moving reverse entries from old.
-func (w *writer) writeObject(state byte, old model.Object, had bool, next storedObject) error {
-	var oldRefs []model.Ref
-	if had {
-		oldRefs = old.Refs
+// dropRefEntries deletes the reverse entries of o's references in state.
+func (w *writer) dropRefEntries(state byte, o model.Object) error {
+	for i, ref := range o.Refs {
+		if e := refEntry(state, o.Key, i, ref); e != nil {
+			if err := w.del(e); err != nil {
+				return err
+			}
+			w.noteRef(ref)
+		}
 	}
-	if err := w.moveRefEntries(state, next.Key, oldRefs, next.Refs); err != nil {
+	return nil
+}
+
+// writeObject writes next as the record of its state, moving reverse entries from old (the
+// record of the same state, when had).
+func (w *writer) writeObject(state byte, old storedObject, had bool, next storedObject) error {
+	if !had {
+		old = storedObject{}
+	}
+	if err := w.moveRefEntries(state, &old, &next); err != nil {
 		return err
 	}
 	key := objectKey(next.Key)
@@ -85,29 +98,40 @@ func (w *writer) writeObject(state byte, old model.Object, had bool, next stored
 	return w.set(key, encodeObject(next))
 }
 
-// moveRefEntries replaces the reverse entries of old refs with those of new ones. An entry's
-// key is fixed by the ref's position and match keys, so a position whose match keys did not
-// change keeps its entry untouched: a status-only update writes no entry at all.
-func (w *writer) moveRefEntries(state byte, k model.ObjectKey, old, new []model.Ref) error {
-	for i := range max(len(old), len(new)) {
-		if i < len(old) && i < len(new) && sameMatchKeys(old[i], new[i]) {
+// moveRefEntries replaces the reverse entries of old's refs with those of next's. An entry's
+// key is fixed by the ref's position and match keys and its value by the ref and the object's
+// Created, Since and Phase, so a position where none of these changed keeps its entry
+// untouched: a resource-version-only update writes no entry at all. An entry whose key
+// changes is a change for OnCommit; so is one whose value changes (a pod's phase decides
+// whether it protects its images).
+func (w *writer) moveRefEntries(state byte, old, next *storedObject) error {
+	k := next.Key
+	for i := range max(len(old.Refs), len(next.Refs)) {
+		var a, b *model.Ref
+		if i < len(old.Refs) {
+			a = &old.Refs[i]
+		}
+		if i < len(next.Refs) {
+			b = &next.Refs[i]
+		}
+		sameKey := a != nil && b != nil && sameMatchKeys(*a, *b)
+		if sameKey && (a.Invalid != "" || sameRefValue(old, next, a, b)) {
 			continue
 		}
-		var before, after []byte
-		if i < len(old) {
-			before = refEntry(state, k, i, old[i])
-		}
-		if i < len(new) {
-			after = refEntry(state, k, i, new[i])
-		}
-		if before != nil {
-			if err := w.del(before); err != nil {
-				return err
+		if a != nil && !sameKey {
+			if before := refEntry(state, k, i, *a); before != nil {
+				if err := w.del(before); err != nil {
+					return err
+				}
+				w.noteRef(*a)
 			}
 		}
-		if after != nil {
-			if err := w.set(after, nil); err != nil {
-				return err
+		if b != nil {
+			if after := refEntry(state, k, i, *b); after != nil {
+				if err := w.set(after, encodeRefValue(next, b)); err != nil {
+					return err
+				}
+				w.noteRef(*b)
 			}
 		}
 	}
@@ -127,15 +151,15 @@ func (w *writer) loadObject(key []byte, k model.ObjectKey) (storedObject, bool, 
 	return o, err == nil, err
 }
 
-// refEntries lists the reverse entries of o's references (see refEntry).
-func refEntries(state byte, o model.Object) [][]byte {
-	keys := make([][]byte, 0, len(o.Refs))
-	for i, ref := range o.Refs {
-		if e := refEntry(state, o.Key, i, ref); e != nil {
-			keys = append(keys, e)
+// refEntries lists the reverse entries of o's references with their values (see refEntry).
+func refEntries(state byte, o *storedObject) []write {
+	out := make([]write, 0, len(o.Refs))
+	for i := range o.Refs {
+		if e := refEntry(state, o.Key, i, o.Refs[i]); e != nil {
+			out = append(out, write{key: e, val: encodeRefValue(o, &o.Refs[i])})
 		}
 	}
-	return keys
+	return out
 }
 
 // refEntry is the reverse entry of reference i of object k: a digest entry when it names a
@@ -234,28 +258,27 @@ func (ix *Index) ReferrersOfTag(ctx context.Context, repo, tag string) ([]model.
 	return out, nil
 }
 
-// referrers resolves the reverse entries under prefix against their object records, reading
-// each record once per call.
+// referrers decodes the reverse entries under prefix: their keys and values hold every field
+// of a Referrer, so this is one prefix scan and no other read.
 func (ix *Index) referrers(prefix []byte) ([]model.Referrer, error) {
 	var out []model.Referrer
 	err := ix.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
-		records := map[string]storedObject{}
 		for it.Rewind(); it.Valid(); it.Next() {
-			p, err := parseKey(it.Item().Key())
+			item := it.Item()
+			p, err := parseKey(item.Key())
 			if err != nil {
 				return err
 			}
-			o, err := cachedRecord(txn, records, p.State, p.Object)
+			err = item.Value(func(v []byte) error {
+				r, err := decodeRefValue(&p, v) // copies every string out of v
+				out = append(out, r)
+				return err
+			})
 			if err != nil {
 				return err
 			}
-			if int(p.Index) >= len(o.Refs) {
-				return fmt.Errorf("%s: record has %d refs", p, len(o.Refs))
-			}
-			out = append(out, model.Referrer{Object: o.Key, Created: o.Created, Phase: o.Phase,
-				Ref: o.Refs[p.Index], Pending: p.State == statePending, Since: o.Since})
 		}
 		return nil
 	})

@@ -3,6 +3,9 @@ package index
 import (
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -202,3 +205,63 @@ func TestApplyAfterCancelAppliesNothing(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestReferrersCarryEveryFieldOfTheirReference(t *testing.T) {
+	d := digestOf("a")
+	refs := []model.Ref{
+		{FieldPath: "spec.containers[a].image", Container: "a", Kind: model.RefDockerImage,
+			Raw: "reg:5000/ns/is@" + d, Repo: "ns/is", Digest: d},
+		{FieldPath: "spec.containers[b].image", Container: "b", Kind: model.RefDockerImage,
+			Raw: "reg/ns/is:v1@" + d, Repo: "ns/is", Tag: "v1", Digest: d, Extra: true},
+		{FieldPath: "spec.strategy.from", Kind: "CustomKind", Raw: "somewhere else", Repo: "ns/is", Digest: d},
+		{FieldPath: "spec.triggers[0].from", Kind: model.RefImageStreamTag, Raw: "is:v2", Repo: "ns/is", Tag: "v2"},
+		{FieldPath: "spec.containers[c].image", Kind: model.RefDockerImage, Raw: "ns/is:v2", Repo: "ns/is", Tag: "v2"},
+	}
+	o := model.Object{Key: model.ObjectKey{Kind: model.KindBuild, Namespace: "ns", Name: "b"}, Created: t0,
+		Phase: "Complete", Refs: refs}
+	ix, clock := openTest(t)
+	mustApply(t, ix, PutObject(o))
+	clock.Advance(time.Hour)
+	mustApply(t, ix, PutPending(o, t0.Add(2*time.Hour)))
+	var got []model.Referrer
+	for _, lookup := range []func() ([]model.Referrer, error){
+		func() ([]model.Referrer, error) { return ix.ReferrersOfDigest(context.Background(), "", d) },
+		func() ([]model.Referrer, error) { return ix.ReferrersOfTag(context.Background(), "ns/is", "v2") },
+	} {
+		rs, err := lookup()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, rs...)
+	}
+	var want []model.Referrer
+	for _, pending := range []bool{false, true} {
+		since := t0
+		if pending {
+			since = t0.Add(time.Hour)
+		}
+		for _, r := range refs {
+			want = append(want, model.Referrer{Object: o.Key, Created: t0, Phase: "Complete", Ref: r,
+				Pending: pending, Since: since})
+		}
+	}
+	key := func(r model.Referrer) string { return fmt.Sprintf("%v %s", r.Pending, r.Ref.FieldPath) }
+	sort.Slice(got, func(i, j int) bool { return key(got[i]) < key(got[j]) })
+	sort.Slice(want, func(i, j int) bool { return key(want[i]) < key(want[j]) })
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+}
+
+func TestReferrersFollowPhaseChangesOfTheirObject(t *testing.T) {
+	ix, _ := openTest(t)
+	o := podObject("web", "Running", digestRef("f", "ns/is", digestOf("a")))
+	mustApply(t, ix, PutObject(o))
+	o.Phase = "Succeeded"
+	mustApply(t, ix, PutObject(o))
+	rs, err := ix.ReferrersOfDigest(context.Background(), "", digestOf("a"))
+	if err != nil || len(rs) != 1 || rs[0].Phase != "Succeeded" {
+		t.Fatalf("want the referrer in its new phase, got %+v, %v", rs, err)
+	}
+	mustCheck(t, ix)
+}

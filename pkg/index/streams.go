@@ -33,6 +33,7 @@ func (op putStream) apply(w *writer) error {
 	if err := w.moveStream(old, op.s); err != nil {
 		return err
 	}
+	w.noteStream(op.s.Namespace, op.s.Name)
 	return w.set(streamKey(op.s.Namespace, op.s.Name), encodeStream(op.s))
 }
 
@@ -51,6 +52,7 @@ func (op deleteStream) apply(w *writer) error {
 	if err := w.moveStream(old, model.Stream{Namespace: op.ns, Name: op.name}); err != nil {
 		return err
 	}
+	w.noteStream(op.ns, op.name)
 	return w.del(streamKey(op.ns, op.name))
 }
 
@@ -58,6 +60,9 @@ func (op deleteStream) apply(w *writer) error {
 func (w *writer) moveStream(old, next model.Stream) error {
 	repo := next.Repo()
 	if err := w.replaceEntries(streamItemEntries(old), streamItemEntries(next)); err != nil {
+		return err
+	}
+	if err := w.replaceEntries(itemCreatedEntries(old), itemCreatedEntries(next)); err != nil {
 		return err
 	}
 	return w.moveRepoImages(repo, streamImages(old), streamImages(next))
@@ -93,6 +98,21 @@ func streamItemEntries(s model.Stream) [][]byte {
 		for pos, it := range t.Items {
 			if it.Image != "" {
 				keys = append(keys, streamItemKey(it.Image, s.Repo(), t.Name, uint32(pos)))
+			}
+		}
+	}
+	return keys
+}
+
+// itemCreatedEntries lists an entry per distinct creation time of s's status items.
+func itemCreatedEntries(s model.Stream) [][]byte {
+	seen := map[uint64]bool{}
+	var keys [][]byte
+	for _, t := range s.Tags {
+		for _, it := range t.Items {
+			if at := timeNanos(it.Created); !seen[at] {
+				seen[at] = true
+				keys = append(keys, itemCreatedKey(at, s.Namespace, s.Name))
 			}
 		}
 	}
