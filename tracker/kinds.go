@@ -1,6 +1,8 @@
 package tracker
 
 import (
+	"strings"
+
 	appsv1 "github.com/openshift/api/apps/v1"
 	buildv1 "github.com/openshift/api/build/v1"
 	imagev1 "github.com/openshift/api/image/v1"
@@ -22,6 +24,8 @@ type Kind struct {
 	// New returns an empty object of the kind; NewList an empty list.
 	New     func() client.Object
 	NewList func() client.ObjectList
+	// Resource is the kind's plural resource name in the API path ("pods").
+	Resource string
 	// Namespaced is false for cluster-scoped kinds (Image).
 	Namespaced bool
 }
@@ -29,16 +33,13 @@ type Kind struct {
 // Kinds returns every kind the tracker watches: the referrer kinds, then ImageStreams, Images
 // and LimitRanges. A new slice each call.
 func Kinds() []Kind {
-	core := func(name string, newObj func() client.Object, newList func() client.ObjectList) Kind {
-		return Kind{Name: name, GVK: corev1.SchemeGroupVersion.WithKind(name), New: newObj, NewList: newList, Namespaced: true}
+	builtin := func(gv schema.GroupVersion) func(string, func() client.Object, func() client.ObjectList) Kind {
+		return func(name string, newObj func() client.Object, newList func() client.ObjectList) Kind {
+			return Kind{Name: name, GVK: gv.WithKind(name), New: newObj, NewList: newList, Namespaced: true}
+		}
 	}
-	apps := func(name string, newObj func() client.Object, newList func() client.ObjectList) Kind {
-		return Kind{Name: name, GVK: kappsv1.SchemeGroupVersion.WithKind(name), New: newObj, NewList: newList, Namespaced: true}
-	}
-	batch := func(name string, newObj func() client.Object, newList func() client.ObjectList) Kind {
-		return Kind{Name: name, GVK: batchv1.SchemeGroupVersion.WithKind(name), New: newObj, NewList: newList, Namespaced: true}
-	}
-	return []Kind{
+	core, apps, batch := builtin(corev1.SchemeGroupVersion), builtin(kappsv1.SchemeGroupVersion), builtin(batchv1.SchemeGroupVersion)
+	kinds := []Kind{
 		core(model.KindPod, func() client.Object { return &corev1.Pod{} }, func() client.ObjectList { return &corev1.PodList{} }),
 		core(model.KindReplicationController, func() client.Object { return &corev1.ReplicationController{} },
 			func() client.ObjectList { return &corev1.ReplicationControllerList{} }),
@@ -60,4 +61,8 @@ func Kinds() []Kind {
 			New: func() client.Object { return &imagev1.Image{} }, NewList: func() client.ObjectList { return &imagev1.ImageList{} }},
 		core(model.KindLimitRange, func() client.Object { return &corev1.LimitRange{} }, func() client.ObjectList { return &corev1.LimitRangeList{} }),
 	}
+	for i := range kinds {
+		kinds[i].Resource = strings.ToLower(kinds[i].Name) + "s"
+	}
+	return kinds
 }

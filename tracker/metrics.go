@@ -6,9 +6,32 @@ import (
 	"github.com/pruneguard/pruneguard/internal/metrics"
 )
 
+// Reasons a kind is listed in full (the reason label of pruneguard_tracker_relists_total).
+const (
+	// relistRebuild: the index was new or unusable and is rebuilt from lists.
+	relistRebuild = "rebuild"
+	// relistNoWatermark: the index holds no resume point for the kind (an index written
+	// before watermarks existed, or a kind whose API appeared since).
+	relistNoWatermark = "no-watermark"
+	// relistExpired: the API server no longer holds the events after the resume point
+	// (410 Gone: "too old resource version").
+	relistExpired = "expired"
+)
+
+// Start-up phases (the phase label of pruneguard_tracker_start_seconds).
+const (
+	phaseList     = "list"
+	phaseRequests = "list-requests"
+	phaseExtract  = "extract"
+	phaseWrite    = "write"
+	phaseFinish   = "finish"
+	phaseCatchUp  = "catch-up"
+)
+
 // Metrics are the tracker's Prometheus metrics.
 type Metrics struct {
-	// EventsApplied counts index ops applied from watch events and catch-ups.
+	// EventsApplied counts index ops applied from watch events and catch-ups (watermarks
+	// not included).
 	EventsApplied prometheus.Counter
 	// ApplyErrors counts ops the index refused (each is logged; verify shows the difference).
 	ApplyErrors prometheus.Counter
@@ -18,12 +41,48 @@ type Metrics struct {
 	Synced prometheus.Gauge
 	// Queued is the number of objects with an event waiting to be applied.
 	Queued prometheus.Gauge
+	// Relists counts full lists of a kind, by reason; a warm restart that resumes every
+	// watch adds nothing.
+	Relists *prometheus.CounterVec
+	// ListRequests counts list requests (pages) sent to the API server.
+	ListRequests prometheus.Counter
+	// Resumes counts kinds whose watch resumed from a persisted watermark.
+	Resumes prometheus.Counter
+	// StartSeconds is where the last start-up spent its time, by phase: "list" (wall time
+	// of all lists), "list-requests" and "extract" (summed over the kinds listed in
+	// parallel: waiting for and decoding pages, extracting objects), "write" (writing the
+	// rebuild batch), "finish" (blob counts and compaction of a rebuild), "catch-up" (from
+	// the lists or the resume until every kind is caught up and its events are applied).
+	StartSeconds *prometheus.GaugeVec
 }
 
 // NewMetrics creates the tracker metrics and registers them with reg, reusing any that reg
 // already holds (a second tracker in one process, as in tests).
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	m := &Metrics{
+	m := newMetrics()
+	var errs [8]error
+	m.EventsApplied, errs[0] = metrics.Register(reg, m.EventsApplied)
+	m.ApplyErrors, errs[1] = metrics.Register(reg, m.ApplyErrors)
+	m.Expired, errs[2] = metrics.Register(reg, m.Expired)
+	m.Synced, errs[3] = metrics.Register(reg, m.Synced)
+	m.Queued, errs[4] = metrics.Register(reg, m.Queued)
+	m.Relists, errs[5] = metrics.Register(reg, m.Relists)
+	m.ListRequests, errs[6] = metrics.Register(reg, m.ListRequests)
+	m.Resumes, errs[7] = metrics.Register(reg, m.Resumes)
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if m.StartSeconds, err = metrics.Register(reg, m.StartSeconds); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func newMetrics() *Metrics {
+	return &Metrics{
 		EventsApplied: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pruneguard_index_events_applied_total",
 			Help: "Index writes applied from watch events and start-up catch-up.",
@@ -44,22 +103,21 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "pruneguard_tracker_queued_objects",
 			Help: "Objects with a watch event not yet applied to the index.",
 		}),
+		Relists: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pruneguard_tracker_relists_total",
+			Help: "Full lists of a kind, by reason (rebuild, no-watermark, expired); resumed watches list nothing.",
+		}, []string{"reason"}),
+		ListRequests: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pruneguard_tracker_list_requests_total",
+			Help: "List requests (pages) the tracker sent to the API server.",
+		}),
+		Resumes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pruneguard_tracker_resumes_total",
+			Help: "Kinds whose watch resumed from the resourceVersion persisted in the index.",
+		}),
+		StartSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pruneguard_tracker_start_seconds",
+			Help: "Where the last start-up spent its time, by phase (list, list-requests, extract, write, finish, catch-up).",
+		}, []string{"phase"}),
 	}
-	var err error
-	if m.EventsApplied, err = metrics.Register(reg, m.EventsApplied); err != nil {
-		return nil, err
-	}
-	if m.ApplyErrors, err = metrics.Register(reg, m.ApplyErrors); err != nil {
-		return nil, err
-	}
-	if m.Expired, err = metrics.Register(reg, m.Expired); err != nil {
-		return nil, err
-	}
-	if m.Synced, err = metrics.Register(reg, m.Synced); err != nil {
-		return nil, err
-	}
-	if m.Queued, err = metrics.Register(reg, m.Queued); err != nil {
-		return nil, err
-	}
-	return m, nil
 }

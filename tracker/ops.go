@@ -106,3 +106,20 @@ func extractObject(kind string, obj client.Object) (extract.Result, error) {
 	}
 	return res, nil
 }
+
+// eventChange is the change a watch event of kind makes: the object's put, or its delete.
+// An object that does not extract returns the error; the caller logs it and leaves the
+// index as it is.
+func eventChange(kind string, obj client.Object, deleted bool) (change, error) {
+	c := change{kind: kind, key: changeKey(kind, obj.GetNamespace(), obj.GetName())}
+	if deleted {
+		c.ops = deleteOps(kind, obj)
+		return c, nil
+	}
+	res, err := extractObject(kind, obj)
+	if err != nil {
+		return c, err
+	}
+	c.ops = putOps(res)
+	return c, nil
+}

@@ -50,8 +50,8 @@ func splitServed(ctx context.Context, disc discovery.DiscoveryInterface, kinds [
 	return served, unserved
 }
 
-// discover starts informers for kinds that have become served; once they sync, their catch-up
-// runs on the writer (loop).
+// discover starts the watch loops of kinds that have become served; each lists its kind,
+// compares it with the index, and then watches. Readiness does not wait for them.
 func (t *Tracker) discover(ctx context.Context) {
 	t.mu.Lock()
 	var missing []Kind
@@ -67,21 +67,11 @@ func (t *Tracker) discover(ctx context.Context) {
 	served, _ := splitServed(ctx, t.disc, missing, func(gv schema.GroupVersion, err error) {
 		t.o.Logger.V(1).Info("discovery failed", "groupVersion", gv.String(), "error", err.Error())
 	}, nil)
-	var started []Kind
 	for _, k := range served {
-		if err := t.watch(ctx, k); err != nil {
+		if err := t.startKind(ctx, k, "", false); err != nil {
 			t.o.Logger.Error(err, "failed to watch a newly served kind", "kind", k.GVK.String())
 			continue
 		}
 		t.o.Logger.Info("API now served, kind tracked", "kind", k.GVK.String())
-		started = append(started, k)
 	}
-	if len(started) == 0 {
-		return
-	}
-	go func() {
-		if t.cache.WaitForCacheSync(ctx) {
-			t.caughtUp <- started
-		}
-	}()
 }

@@ -14,10 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
-	toolscache "k8s.io/client-go/tools/cache"
-	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/pruneguard/pruneguard/pkg/index"
 )
@@ -30,9 +26,10 @@ const (
 	// DefaultSweepInterval is how often expired pending records are removed. It is a fraction
 	// of the webhook's pending TTL (2 minutes), so a record outlives its expiry by little.
 	DefaultSweepInterval = 15 * time.Second
-	// applyBatch is how many queued objects one index Apply carries: enough to amortise a
-	// transaction, few enough that one batch stays far below Badger's transaction limit.
-	applyBatch = 1000
+	// DefaultApplyBatch is how many queued objects one index Apply carries: enough to
+	// amortise a transaction, few enough that one batch stays far below Badger's
+	// transaction limit.
+	DefaultApplyBatch = 1000
 )
 
 // Options configure a Tracker. Config, Scheme, Index and Metrics are required.
@@ -48,6 +45,9 @@ type Options struct {
 	// DefaultSweepInterval.
 	DiscoveryInterval time.Duration
 	SweepInterval     time.Duration
+	// ApplyBatch defaults to DefaultApplyBatch; the crash test makes it 1, so that a
+	// watermark written ahead of its changes would sit in an earlier transaction.
+	ApplyBatch int
 	// Now is the clock of pending expiry; nil means time.Now.
 	Now func() time.Time
 	// OnApplied, when set, is called after every batch of watch events is written: the
@@ -56,22 +56,28 @@ type Options struct {
 	OnApplied func()
 }
 
-// Tracker keeps the index equal to the cluster from informers. See the package comment.
+// Tracker keeps the index equal to the cluster from its own list and watch loop per kind.
+// See the package comment.
 type Tracker struct {
-	o     Options
-	cache cache.Cache
-	disc  discovery.DiscoveryInterface
-	q     *queue
+	o    Options
+	disc discovery.DiscoveryInterface
+	q    *queue
+
+	// group runs the watch loops; set by Run.
+	group *errgroup.Group
 
 	mu      sync.Mutex
 	watched map[string]bool
-	// caughtUp receives kinds whose informers synced after start-up and need a catch-up.
-	caughtUp chan []Kind
-	synced   atomic.Bool
+	// waiting counts the kinds served at start-up that have not caught up yet.
+	waiting atomic.Int64
+	synced  atomic.Bool
 }
 
-// New builds the tracker and its cache; nothing runs until Run.
+// New builds the tracker; nothing runs until Run.
 func New(o Options) (*Tracker, error) {
+	if o.Config == nil || o.Scheme == nil || o.Index == nil || o.Metrics == nil {
+		return nil, errors.New("tracker: Config, Scheme, Index and Metrics are required")
+	}
 	if o.Kinds == nil {
 		o.Kinds = Kinds()
 	}
@@ -84,24 +90,19 @@ func New(o Options) (*Tracker, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	c, err := cache.New(o.Config, cache.Options{
-		Scheme:           o.Scheme,
-		DefaultTransform: Strip,
-		// The tracker only reads what it lists; copies would double the cache's memory.
-		DefaultUnsafeDisableDeepCopy: ptr.To(true),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("failed to create the informer cache: %w", err)
+	if o.ApplyBatch <= 0 {
+		o.ApplyBatch = DefaultApplyBatch
 	}
 	disc, err := discovery.NewDiscoveryClientForConfig(o.Config)
 	if err != nil {
 		return nil, fmt.Errorf("failed to create a discovery client: %w", err)
 	}
-	return &Tracker{o: o, cache: c, disc: disc, q: newQueue(), watched: map[string]bool{}, caughtUp: make(chan []Kind, len(o.Kinds))}, nil
+	return &Tracker{o: o, disc: disc, q: newQueue(), watched: map[string]bool{}}, nil
 }
 
-// Synced reports whether the index has caught up with the cluster since Run started: the
-// start-up rebuild or catch-up is done and the events queued meanwhile are applied.
+// Synced reports whether the index has caught up with the cluster since Run started: every
+// kind served at start-up has caught up (its rebuild list, resume or catch-up list is done
+// and the API server has delivered the events that followed) and those events are applied.
 func (t *Tracker) Synced() bool { return t.synced.Load() }
 
 // Ready is a readiness check (controller-runtime's healthz.Checker signature).
@@ -112,40 +113,65 @@ func (t *Tracker) Ready(*http.Request) error {
 	return nil
 }
 
-// Run starts the informers, brings the index in sync, and then applies events, sweeps expired
-// pending records and looks for newly served kinds until ctx is done.
+// Run brings the index in sync and keeps it so: it starts a watch loop per served kind, and
+// on its own goroutine applies their changes, sweeps expired pending records and looks for
+// newly served kinds until ctx is done.
 func (t *Tracker) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return t.cache.Start(ctx) })
+	t.group = g
 	g.Go(func() error { return t.run(ctx) })
-	return g.Wait()
+	err := g.Wait()
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }
 
 func (t *Tracker) run(ctx context.Context) error {
+	start := time.Now()
 	served, unserved := t.servedKinds(ctx)
+	from, err := t.startUp(ctx, served, unserved)
+	if err != nil {
+		return err
+	}
+	t.waiting.Store(int64(len(served)))
+	catchUp := time.Now()
 	for _, k := range served {
-		if err := t.watch(ctx, k); err != nil {
+		if err := t.startKind(ctx, k, from[k.Name], true); err != nil {
 			return err
 		}
 	}
-	if !t.cache.WaitForCacheSync(ctx) {
-		return ctx.Err()
-	}
-	start := time.Now()
-	if err := t.startUp(ctx, served, unserved); err != nil {
-		return err
-	}
-	if err := t.drain(ctx); err != nil {
-		return err
-	}
-	t.synced.Store(true)
-	t.o.Metrics.Synced.Set(1)
-	t.o.Logger.Info("index in sync with the cluster", "kinds", len(served), "took", time.Since(start).String())
-	return t.loop(ctx)
+	t.q.wake() // with no kind served, nothing else would
+	return t.loop(ctx, func() {
+		t.o.Metrics.StartSeconds.WithLabelValues(phaseCatchUp).Set(time.Since(catchUp).Seconds())
+		t.o.Logger.Info("index in sync with the cluster", "kinds", len(served), "took", time.Since(start).String())
+	})
 }
 
-// loop is the tracker's only writer after start-up.
-func (t *Tracker) loop(ctx context.Context) error {
+// startKind starts the watch loop of k from resourceVersion from ("" lists k first). A kind
+// of the start-up counts towards Synced.
+func (t *Tracker) startKind(ctx context.Context, k Kind, from string, startUp bool) error {
+	a, err := newKindAPI(t.o.Config, t.o.Scheme, k, t.o.Metrics.ListRequests.Inc)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.watched[k.Name] = true
+	t.mu.Unlock()
+	caughtUp := func() {}
+	if startUp {
+		caughtUp = func() {
+			t.waiting.Add(-1)
+			t.q.wake()
+		}
+	}
+	t.group.Go(func() error { return t.runKind(ctx, a, from, caughtUp) })
+	return nil
+}
+
+// loop is the tracker's only writer after start-up; onSynced runs once, when it first finds
+// every start-up kind caught up and the queue applied.
+func (t *Tracker) loop(ctx context.Context, onSynced func()) error {
 	sweep := time.NewTicker(t.o.SweepInterval)
 	defer sweep.Stop()
 	disc := time.NewTicker(t.o.DiscoveryInterval)
@@ -158,9 +184,10 @@ func (t *Tracker) loop(ctx context.Context) error {
 			if err := t.drain(ctx); err != nil {
 				return err
 			}
-		case kinds := <-t.caughtUp:
-			if err := t.catchUp(ctx, kinds, nil); err != nil {
-				return err
+			if !t.synced.Load() && t.waiting.Load() == 0 && t.q.len() == 0 {
+				t.synced.Store(true)
+				t.o.Metrics.Synced.Set(1)
+				onSynced()
 			}
 		case <-sweep.C:
 			t.sweep(ctx)
@@ -170,100 +197,65 @@ func (t *Tracker) loop(ctx context.Context) error {
 	}
 }
 
-// watch starts the informer of kind with the tracker's handler.
-func (t *Tracker) watch(ctx context.Context, k Kind) error {
-	inf, err := t.cache.GetInformer(ctx, k.New(), cache.BlockUntilSynced(false))
-	if err != nil {
-		return fmt.Errorf("failed to start the informer of %s: %w", k.GVK, err)
-	}
-	if _, err := inf.AddEventHandler(handler{kind: k.Name, q: t.q}); err != nil {
-		return fmt.Errorf("failed to watch %s: %w", k.GVK, err)
-	}
-	t.mu.Lock()
-	t.watched[k.Name] = true
-	t.mu.Unlock()
-	return nil
-}
-
-// objects returns the cached objects of kind, without copying them.
-func (t *Tracker) objects(ctx context.Context, k Kind) ([]client.Object, error) {
-	inf, err := t.cache.GetInformer(ctx, k.New(), cache.BlockUntilSynced(false))
-	if err != nil {
-		return nil, fmt.Errorf("failed to get the informer of %s: %w", k.GVK, err)
-	}
-	if shared, ok := inf.(toolscache.SharedIndexInformer); ok {
-		items := shared.GetStore().List()
-		out := make([]client.Object, 0, len(items))
-		for _, it := range items {
-			if o, ok := it.(client.Object); ok {
-				out = append(out, o)
-			}
-		}
-		return out, nil
-	}
-	list := k.NewList()
-	if err := t.cache.List(ctx, list); err != nil {
-		return nil, fmt.Errorf("failed to list cached %s: %w", k.GVK, err)
-	}
-	return listObjects(list)
-}
-
-// drain applies every queued event, in batches.
+// drain applies every queued change, in batches, each followed by the watermarks it
+// completes.
 func (t *Tracker) drain(ctx context.Context) error {
 	for {
-		evs := t.q.take(applyBatch)
+		b := t.q.take(t.o.ApplyBatch)
 		t.o.Metrics.Queued.Set(float64(t.q.len()))
-		if len(evs) == 0 {
+		if b.empty() {
 			return nil
 		}
 		var ops []index.Op
-		for _, e := range evs {
-			if e.deleted {
-				ops = append(ops, deleteOps(e.kind, e.obj)...)
-				continue
-			}
-			res, err := extractObject(e.kind, e.obj)
-			if err != nil {
-				t.o.Logger.Error(err, "object not indexed")
-				continue
-			}
-			ops = append(ops, putOps(res)...)
+		for _, c := range b.changes {
+			ops = append(ops, c.ops...)
 		}
-		if err := t.apply(ctx, ops); err != nil {
-			return err
+		n := len(ops)
+		for kind, rv := range b.marks {
+			ops = append(ops, index.SetWatermark(kind, rv))
+		}
+		written := t.apply(ctx, ops, n)
+		t.q.done(b, written)
+		if ctx.Err() != nil {
+			return nil
 		}
 	}
 }
 
-// apply writes ops. The tracker cannot leave a failed write behind: it retries one op at a
-// time, logs and counts those the index refuses, and goes on. Only a cancelled ctx stops it.
-func (t *Tracker) apply(ctx context.Context, ops []index.Op) error {
+// apply writes ops, of which the first data are index data and the rest watermarks, and
+// reports whether every op was attempted. The tracker cannot leave a failed write behind: it
+// retries one op at a time, logs and counts those the index refuses, and goes on. Only a
+// cancelled ctx stops it, and then the ops after the failure (the watermarks last) are not
+// written.
+func (t *Tracker) apply(ctx context.Context, ops []index.Op, data int) bool {
 	if len(ops) == 0 {
-		return nil
+		return true
 	}
-	if t.o.OnApplied != nil {
+	if t.o.OnApplied != nil && data > 0 {
 		defer t.o.OnApplied()
 	}
 	err := t.o.Index.Apply(ctx, ops...)
 	if err == nil {
-		t.o.Metrics.EventsApplied.Add(float64(len(ops)))
-		return nil
+		t.o.Metrics.EventsApplied.Add(float64(data))
+		return true
 	}
 	if ctx.Err() != nil {
-		return nil
+		return false
 	}
-	for _, op := range ops {
+	for i, op := range ops {
 		if err := t.o.Index.Apply(ctx, op); err != nil {
 			if ctx.Err() != nil {
-				return nil
+				return false
 			}
 			t.o.Metrics.ApplyErrors.Inc()
 			t.o.Logger.Error(err, "index write failed", "op", op.String())
 			continue
 		}
-		t.o.Metrics.EventsApplied.Inc()
+		if i < data {
+			t.o.Metrics.EventsApplied.Inc()
+		}
 	}
-	return nil
+	return true
 }
 
 // sweep removes expired pending records.

@@ -14,10 +14,6 @@ import (
 	"github.com/pruneguard/pruneguard/pkg/index"
 )
 
-// listPageSize is the page size of Verify's lists: large enough that a big cluster takes few
-// round trips, small enough that one page of pods stays a few megabytes.
-const listPageSize = 500
-
 // VerifyOptions configure Verify. Client (uncached), Discovery and Index are required.
 type VerifyOptions struct {
 	Client    client.Reader
@@ -67,7 +63,28 @@ func Verify(ctx context.Context, opts VerifyOptions) ([]string, error) {
 	if err := rb.Finish(ctx); err != nil {
 		return nil, err
 	}
+	if err := copyWatermarks(ctx, opts.Index, fresh, opts.Kinds); err != nil {
+		return nil, err
+	}
 	return opts.Index.Diff(ctx, fresh, index.DiffOptions{Name: "index", OtherName: "cluster", MaxLines: opts.MaxLines})
+}
+
+// copyWatermarks gives the fresh index the watermarks of the live one: they say where the
+// live index's watches stopped, which a list cannot know, so they are not compared.
+func copyWatermarks(ctx context.Context, from, to *index.Index, kinds []Kind) error {
+	names := make([]string, 0, len(kinds))
+	for _, k := range kinds {
+		names = append(names, k.Name)
+	}
+	marks, err := from.Watermarks(ctx, names...)
+	if err != nil {
+		return err
+	}
+	var ops []index.Op
+	for kind, rv := range marks {
+		ops = append(ops, index.SetWatermark(kind, rv))
+	}
+	return to.Apply(ctx, ops...)
 }
 
 // listInto lists kind page by page and puts every object into s. An object that does not

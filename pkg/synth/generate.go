@@ -16,6 +16,10 @@ type Options struct {
 	// hundred images).
 	Size   Size
 	Images int
+	// Pods, when > 0, overrides the pod count (N/2 by default) and leaves every other count
+	// a function of the images: the start benchmark's "100,000 pods and 50,000 images"
+	// (issue 4) is Images 50,000 with Pods 100,000. Standalone pods make up the difference.
+	Pods int
 	// Seed makes the generation deterministic: the same Seed, size and Now give the same
 	// cluster, byte for byte in its dump.
 	Seed int64
@@ -47,6 +51,9 @@ func Generate(o Options) (*Cluster, error) {
 		}
 	}
 	sh := ShapeOf(n)
+	if o.Pods > 0 {
+		sh.Pods = o.Pods
+	}
 	c := &Cluster{Seed: o.Seed, Now: o.Now.UTC().Truncate(time.Second), Shape: sh}
 	if o.Images <= 0 {
 		c.Size = o.Size
