@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -173,5 +174,43 @@ func waitServing(b *testing.B, c *http.Client, url string) {
 			b.Fatalf("webhook server not serving: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// discardRecorder accepts every op at once, so that BenchmarkServeHTTP measures the handler's
+// own CPU and allocations (decode, extract, answer) without the index.
+type discardRecorder struct{}
+
+func (discardRecorder) Submit(context.Context, index.Op) error { return nil }
+
+// BenchmarkServeHTTP measures one review through ServeHTTP in process, without TLS and
+// without the index: the handler's CPU time and allocations per review.
+func BenchmarkServeHTTP(b *testing.B) {
+	old := pod("web", registry+"/shop/app:v1", registry+"/shop/side@"+digestA)
+	relabelled := pod("web", registry+"/shop/app:v1", registry+"/shop/side@"+digestA)
+	relabelled.Labels = map[string]string{"tier": "front"}
+	for _, tc := range []struct {
+		name string
+		body []byte
+	}{
+		{"pod-create", reviewOf(b, admissionv1.Create, old, nil, false)},
+		{"pod-update-same-refs", reviewOf(b, admissionv1.Update, relabelled, old, false)},
+		{"pod-update-new-image", reviewOf(b, admissionv1.Update, pod("web", registry+"/shop/app:v2"), old, false)},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			m, err := NewMetrics(prometheus.NewRegistry())
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := NewHandler(Options{Recorder: discardRecorder{}, Metrics: m, Logger: logr.Discard()})
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/validate", bytes.NewReader(tc.body)))
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
+		})
 	}
 }

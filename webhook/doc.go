@@ -3,10 +3,11 @@
 // records them in the index as pending, keyed by the object's identity, before the API server
 // persists the object; the tracker later confirms them from the watch, or they expire.
 //
-// It owns the HTTP handler (decoding the AdmissionReview, answering it), the group-commit
-// writer that batches the pending writes of concurrent requests into few index transactions,
-// the Fence seam consulted before anything is recorded, and the TLS server that serves the
-// handler from a certificate directory reloaded when its files change.
+// It owns the HTTP handler (decoding the AdmissionReview and its objects, straight into the
+// typed object of the request's kind, and answering it), the group-commit writer that batches
+// the pending writes of concurrent requests into few index transactions, the Fence seam
+// consulted before anything is recorded, and the TLS server that serves the handler from a
+// certificate directory reloaded when its files change.
 //
 // What it must not do:
 //   - refuse a request for any reason of its own: malformed reviews, unknown kinds, objects it

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	jsoniter "github.com/json-iterator/go"
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/pruneguard/pruneguard/pkg/extract"
@@ -56,7 +57,7 @@ type Options struct {
 // pending and asks the Fence whether to admit. It is an http.Handler, safe for concurrent use.
 type Handler struct {
 	o        Options
-	decoder  *extract.Decoder
+	json     jsoniter.API
 	problems *problems
 }
 
@@ -74,14 +75,14 @@ func NewHandler(o Options) *Handler {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Handler{o: o, decoder: extract.NewDecoder(), problems: newProblems(o.Logger, o.Metrics, o.Now)}
+	return &Handler{o: o, json: newJSON(), problems: newProblems(o.Logger, o.Metrics, o.Now)}
 }
 
 // ServeHTTP answers one review. Whatever goes wrong, the answer is a well-formed review that
 // allows the request, unless the Fence denies it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	review, reason, err := readReview(r)
+	review, reason, err := readReview(r, h.json)
 	var resp *admissionv1.AdmissionResponse
 	if err != nil {
 		h.problems.report(reason, err)
@@ -93,7 +94,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !resp.Allowed {
 		decision = "denied"
 	}
-	if err := writeResponse(w, review, resp); err != nil {
+	if err := writeResponse(w, h.json, review, resp); err != nil {
 		h.o.Logger.V(1).Info("failed to write admission response", "error", err.Error())
 	}
 	h.o.Metrics.Requests.WithLabelValues(decision).Inc()
@@ -109,6 +110,7 @@ func (h *Handler) admit(ctx context.Context, req *admissionv1.AdmissionRequest) 
 		Operation: string(req.Operation), Resource: req.Resource.Resource, SubResource: req.SubResource,
 		Key:    model.ObjectKey{Kind: req.Kind.Kind, Namespace: req.Namespace, Name: req.Name},
 		DryRun: req.DryRun != nil && *req.DryRun,
+		User:   req.UserInfo.Username,
 	}
 	if fenceOnlyKinds[req.Kind.Kind] {
 		a.Raw = req.Object.Raw
@@ -122,32 +124,51 @@ func (h *Handler) admit(ctx context.Context, req *admissionv1.AdmissionRequest) 
 	if res.Referrer != nil {
 		a.Key = res.Referrer.Key
 	}
-	if msg := h.deny(ctx, req, a); msg != "" {
+	old := &oldVersion{req: req}
+	if msg := h.deny(ctx, old, a); msg != "" {
 		return denied(msg)
 	}
-	if !res.Known() && !fenceOnlyKinds[req.Kind.Kind] {
-		h.problems.report(reasonUnknownKind, nil, "group", req.Kind.Group, "kind", req.Kind.Kind)
-	}
 	warnings := h.invalidWarnings(res)
-	if res.Referrer != nil && !a.DryRun && h.adds(req, res.Referrer) {
+	if res.Referrer != nil && !a.DryRun && h.adds(old, res.Referrer) {
 		h.record(ctx, *res.Referrer)
 	}
 	return allowed(warnings...)
 }
 
+// oldVersion is the previous version of an UPDATE's object, decoded at most once and only
+// when an answer needs it.
+type oldVersion struct {
+	req     *admissionv1.AdmissionRequest
+	decoded bool
+	res     extract.Result
+	ok      bool
+}
+
+// get returns what the old version contributes; ok is false for a CREATE, for an UPDATE
+// without the old object, and when it does not decode.
+func (o *oldVersion) get(h *Handler) (extract.Result, bool) {
+	if !o.decoded {
+		o.decoded = true
+		if o.req.Operation == admissionv1.Update && len(o.req.OldObject.Raw) > 0 {
+			o.res, o.ok = h.extract(o.req, o.req.OldObject.Raw)
+		}
+	}
+	return o.res, o.ok
+}
+
 // deny asks the Fence. A denied UPDATE is asked again with what the old version referenced,
 // so that an update that keeps a reference (a kubelet's status update of a pod) is not refused
 // for it; the old object is decoded only then, which keeps allowed updates cheap.
-func (h *Handler) deny(ctx context.Context, req *admissionv1.AdmissionRequest, a Admission) string {
+func (h *Handler) deny(ctx context.Context, old *oldVersion, a Admission) string {
 	msg := h.o.Fence.Deny(ctx, a)
-	if msg == "" || req.Operation != admissionv1.Update || len(req.OldObject.Raw) == 0 {
+	if msg == "" || old.req.Operation != admissionv1.Update {
 		return msg
 	}
-	old, ok := h.extract(req, req.OldObject.Raw)
+	res, ok := old.get(h)
 	if !ok {
 		return msg
 	}
-	a.Old = &old
+	a.Old = &res
 	return h.o.Fence.Deny(ctx, a)
 }
 
@@ -163,18 +184,17 @@ func (h *Handler) fenceOnly(ctx context.Context, a Admission) *admissionv1.Admis
 // not stored (the ImageStream they change is, through the watch).
 var fenceOnlyKinds = map[string]bool{"ImageStreamTag": true, "ImageStreamMapping": true, "ImageStreamImport": true}
 
-// extract decodes raw and extracts what it contributes; ok is false (and the problem
-// reported) when it cannot.
+// extract decodes raw as the request's kind and extracts what it contributes; ok is false (and
+// the problem reported) when it cannot. A kind the webhook rules do not send is reported as
+// unexpected without being read.
 func (h *Handler) extract(req *admissionv1.AdmissionRequest, raw []byte) (extract.Result, bool) {
 	if len(raw) == 0 {
 		h.problems.report(reasonDecode, errors.New("the request carries no object"), "kind", req.Kind.Kind)
 		return extract.Result{}, false
 	}
-	obj, err := h.decoder.Decode(raw)
-	if errors.Is(err, extract.ErrUnknownKind) {
-		if !fenceOnlyKinds[req.Kind.Kind] {
-			h.problems.report(reasonUnknownKind, err, "group", req.Kind.Group, "kind", req.Kind.Kind)
-		}
+	obj, err := decodeObject(h.json, req.Kind, raw)
+	if errors.Is(err, errNotSent) {
+		h.problems.report(reasonUnknownKind, err, "group", req.Kind.Group, "kind", req.Kind.Kind)
 		return extract.Result{}, false
 	}
 	if err != nil {
@@ -208,16 +228,26 @@ func (h *Handler) invalidWarnings(res extract.Result) []string {
 // adds reports whether the admitted object names something its old version did not: a
 // CREATE always does; an UPDATE that keeps its references (labels, replicas, status through
 // the main resource) needs no pending record, because the old version's references are
-// already recorded, confirmed or pending.
-func (h *Handler) adds(req *admissionv1.AdmissionRequest, obj *model.Object) bool {
-	if req.Operation == admissionv1.Create || len(req.OldObject.Raw) == 0 {
+// already recorded, confirmed or pending. An object without valid references adds nothing
+// whatever its old version held, so the old object is not decoded for it.
+func (h *Handler) adds(old *oldVersion, obj *model.Object) bool {
+	if !hasValidRef(obj.Refs) {
+		return old.req.Operation == admissionv1.Create
+	}
+	prev, ok := old.get(h)
+	if !ok || prev.Referrer == nil {
 		return true
 	}
-	old, ok := h.extract(req, req.OldObject.Raw)
-	if !ok || old.Referrer == nil {
-		return true
+	return !coversRefs(prev.Referrer.Refs, obj.Refs)
+}
+
+func hasValidRef(refs []model.Ref) bool {
+	for _, r := range refs {
+		if r.Invalid == "" {
+			return true
+		}
 	}
-	return !coversRefs(old.Referrer.Refs, obj.Refs)
+	return false
 }
 
 // coversRefs reports whether every valid reference of want has the same match key in have.
@@ -244,7 +274,9 @@ func coversRefs(have, want []model.Ref) bool {
 func (h *Handler) record(ctx context.Context, obj model.Object) {
 	ctx, cancel := context.WithTimeout(ctx, h.o.WriteTimeout)
 	defer cancel()
+	start := time.Now()
 	err := h.o.Recorder.Submit(ctx, index.PutPending(obj, h.o.Now().Add(h.o.PendingTTL)))
+	h.o.Metrics.RecordWait.Observe(time.Since(start).Seconds())
 	switch {
 	case err == nil:
 		h.o.Metrics.Pending.Inc()

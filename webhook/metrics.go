@@ -33,6 +33,9 @@ type Metrics struct {
 	Pending prometheus.Counter
 	// BatchSize observes how many pending records each group commit carried.
 	BatchSize prometheus.Histogram
+	// RecordWait is how long a request waited for its pending record to be committed: the
+	// part of Latency spent on the index (queueing behind a commit in progress, then its own).
+	RecordWait prometheus.Histogram
 }
 
 // NewMetrics creates the webhook metrics and registers them with reg. A metric that reg
@@ -63,6 +66,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Pending records per group commit.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
 		}),
+		RecordWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "pruneguard_webhook_record_wait_seconds",
+			Help: "Time an admission waited for its pending record to be committed to the index.",
+			// The same buckets as the handler latency, so the two can be compared.
+			Buckets: prometheus.ExponentialBuckets(25e-6, 2, 13),
+		}),
 	}
 	var err error
 	if m.Latency, err = metrics.Register(reg, m.Latency); err != nil {
@@ -78,6 +87,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		return nil, err
 	}
 	if m.BatchSize, err = metrics.Register(reg, m.BatchSize); err != nil {
+		return nil, err
+	}
+	if m.RecordWait, err = metrics.Register(reg, m.RecordWait); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -1,12 +1,13 @@
 package webhook
 
 import (
-	"encoding/json"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 
+	jsoniter "github.com/json-iterator/go"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -29,14 +30,12 @@ const (
 var errTooLarge = errors.New("admission review exceeds the maximum size")
 
 // readReview reads and decodes the body. It returns the review even when its request part is
-// missing; on error, reason is the problem reason for metrics.
-func readReview(r *http.Request) (review *admissionv1.AdmissionReview, reason string, err error) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxReviewSize+1))
+// missing; on error, reason is the problem reason for metrics. The objects stay raw JSON:
+// the handler decodes them by the request's kind.
+func readReview(r *http.Request, json jsoniter.API) (review *admissionv1.AdmissionReview, reason string, err error) {
+	body, err := readBody(r)
 	if err != nil {
-		return nil, reasonRead, fmt.Errorf("failed to read the admission review: %w", err)
-	}
-	if len(body) > maxReviewSize {
-		return nil, reasonRead, fmt.Errorf("%w (%d bytes)", errTooLarge, maxReviewSize)
+		return nil, reasonRead, err
 	}
 	review = &admissionv1.AdmissionReview{}
 	if err := json.Unmarshal(body, review); err != nil {
@@ -48,8 +47,24 @@ func readReview(r *http.Request) (review *admissionv1.AdmissionReview, reason st
 	return review, "", nil
 }
 
+// readBody reads at most maxReviewSize bytes, into a buffer sized by Content-Length when the
+// client sent one (the API server does), so that a large review is not copied while it grows.
+func readBody(r *http.Request) ([]byte, error) {
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 && n <= maxReviewSize {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, maxReviewSize+1)); err != nil {
+		return nil, fmt.Errorf("failed to read the admission review: %w", err)
+	}
+	if buf.Len() > maxReviewSize {
+		return nil, fmt.Errorf("%w (%d bytes)", errTooLarge, maxReviewSize)
+	}
+	return buf.Bytes(), nil
+}
+
 // writeResponse answers the review in the request's version (v1 unless it was v1beta1).
-func writeResponse(w http.ResponseWriter, req *admissionv1.AdmissionReview, resp *admissionv1.AdmissionResponse) error {
+func writeResponse(w http.ResponseWriter, json jsoniter.API, req *admissionv1.AdmissionReview, resp *admissionv1.AdmissionResponse) error {
 	out := admissionv1.AdmissionReview{
 		TypeMeta: metav1.TypeMeta{APIVersion: reviewV1, Kind: reviewKind},
 		Response: resp,
