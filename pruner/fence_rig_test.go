@@ -125,6 +125,11 @@ type rigOptions struct {
 	noFence   bool // the webhook fences nothing (the gap test)
 	tombstone time.Duration
 	hook      func(pruner.Step) error
+	// pruning, when set, makes the replica's server prune continuously as serve does.
+	pruning *server.Pruning
+	// leaseID, when set, makes the server run its leader's work under leader election
+	// (Lease leaseID in probeNamespace), so that the Lease's pause switch is read.
+	leaseID string
 }
 
 func newClient(t testing.TB, env *testenv.Env) client.Client {
@@ -158,6 +163,8 @@ func startRig(t testing.TB, o rigOptions) *rig {
 		WebhookHost: wio.LocalServingHost, WebhookPort: wio.LocalServingPort, CertDir: wio.LocalServingCertDir,
 		MetricsBindAddress: server.Disabled, HealthProbeBindAddress: server.Disabled,
 		Registry: prometheus.NewRegistry(), Fence: f, SweepInterval: time.Second, DiscoveryInterval: 5 * time.Second,
+		Pruning: o.pruning, Identity: replicaName,
+		LeaderElect: o.leaseID != "", LeaderElectionNamespace: probeNamespace, LeaderElectionID: o.leaseID,
 	})
 	if err != nil {
 		t.Fatal(err)

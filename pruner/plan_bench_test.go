@@ -29,7 +29,8 @@ const candidateSamples = 1000
 //   - index-plan: the same whole plan from an index that is already built, as the continuous
 //     mode's round makes it from the live index;
 //   - candidate: one image decided from that index with PlanImage (what the continuous mode
-//     needs when one image loses its last referrer), candidateSamples random images.
+//     needs when one image loses its last referrer), candidateSamples random images, through
+//     the continuous mode's ListReader.
 //
 // Peak RSS is the process's VmHWM, reset before each step; the generated cluster is freed
 // before it. Both plans must agree, or the benchmark fails.
@@ -132,7 +133,13 @@ func planOnce(b *testing.B, dump string, digests []string, policy pruner.Policy)
 	fig.index, fig.indexRSS = time.Since(start), peak(b)
 	fig.images2 = len(again.Images)
 
-	pl := pruner.NewPlanner(r, policy)
+	// The continuous mode plans from the index with its manifest-list map, built once when
+	// the leader starts (ListReader); without it every unheld image costs a scan of all.
+	lists := pruner.NewListReader(r)
+	if err := lists.Load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	pl := pruner.NewPlanner(lists, policy)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range candidateSamples {
 		d := digests[rng.IntN(len(digests))]

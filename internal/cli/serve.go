@@ -53,7 +53,9 @@ type serveOptions struct {
 	registryURL          string
 	certificateAuthority string
 	forceInsecure        bool
-	pruneInterval        time.Duration
+	fullRoundInterval    time.Duration
+	// pruneInterval is --prune-interval, the deprecated name of --full-round-interval.
+	pruneInterval time.Duration
 }
 
 // serveConfig is what validated serve flags resolve to.
@@ -81,7 +83,26 @@ reference index equal to the cluster, and, on the leader, the continuous pruner.
 The index lives in --data-dir. With an index persisted there (a PVC), serve catches up with what
 changed while it was down; without one it builds the index from a full list. /readyz on
 --health-probe-bind-address turns ready once the index is in sync; /healthz answers as long as
-the process runs. Metrics (pruneguard_*) are served at /metrics on --metrics-bind-address.`,
+the process runs. Metrics (pruneguard_*) are served at /metrics on --metrics-bind-address.
+
+With --pruning=continuous, the leader prunes in passes and full rounds:
+
+  A full round plans the whole policy from the local index, exactly as "prune images" would
+  decide on the same state, and deletes the plan. The leader makes one when it starts (or
+  takes over), then every --full-round-interval as a safety net for what no event announces
+  (a finished pod growing older than --keep-younger-than, an invalid reference fixed).
+
+  A pass plans only the candidates that something brought up: an index change (a referrer,
+  an image, an image stream or a LimitRange written or deleted), an image or stream item
+  passing the --keep-younger-than cutoff, or a failed deletion whose retry is due (after 1 s,
+  doubling up to 5 min). A pass reads only those candidates' entries, so an image is pruned
+  within seconds of its last reference going, whatever the size of the cluster. At most 10
+  passes run per second, each deleting through one fence.
+
+Every deletion goes through the fence (see the chart's README). Keep --keep-younger-than well
+above the time a push takes: the registry creates an Image before the image stream item that
+holds it, and an Image that no item holds and that is older than the cutoff is pruned at once,
+which then refuses the push's tag ("being pruned"). oc's default of 60m leaves ample room.`,
 		Example: `  # Outside a cluster, against the current kubeconfig, with certificates from cert-manager copied locally
   pruneguard serve --data-dir /var/lib/pruneguard --cert-dir ./tls
 
@@ -125,7 +146,9 @@ func (o *serveOptions) register(cmd *cobra.Command) {
 	f.IntVar(&o.numWorkers, "num-workers", pruner.DefaultNumWorkers, "With --pruning=continuous: the number of parallel workers deleting.")
 	f.StringVar(&o.registryURL, "registry-url", "", "With --pruning=continuous: the registry to delete from instead of the one found from the images.")
 	f.StringVar(&o.certificateAuthority, "certificate-authority", "", "With --pruning=continuous: a CA bundle file to verify the registry's certificate with. Cannot be combined with --force-insecure.")
-	f.DurationVar(&o.pruneInterval, "prune-interval", 10*time.Second, "With --pruning=continuous: the longest time between two prune rounds (each plans from the live index).")
+	f.DurationVar(&o.fullRoundInterval, "full-round-interval", pruner.DefaultFullRoundInterval, "With --pruning=continuous: the time between two full rounds, which plan the whole policy from the index as a safety net; passes between them prune what changes bring up within seconds.")
+	f.DurationVar(&o.pruneInterval, "prune-interval", 0, "Deprecated name of --full-round-interval.")
+	_ = f.MarkHidden("prune-interval") // deprecated: validate warns (cobra's own warning is never printed)
 	f.BoolVar(&o.forceInsecure, "force-insecure", false, "With --pruning=continuous: allow plain HTTP or an unverified certificate for the registry.")
 }
 
@@ -143,6 +166,8 @@ func (o *serveOptions) validate(cmd *cobra.Command) (serveConfig, error) {
 		return serveConfig{}, fmt.Errorf("invalid --pending-ttl %s: want a positive duration such as 2m", o.pendingTTL)
 	case o.certificateAuthority != "" && o.forceInsecure:
 		return serveConfig{}, errors.New("--certificate-authority cannot be combined with --force-insecure: a CA bundle is only used to verify the registry")
+	case cmd.Flags().Changed("prune-interval") && cmd.Flags().Changed("full-round-interval"):
+		return serveConfig{}, errors.New("--prune-interval is the deprecated name of --full-round-interval: pass only --full-round-interval")
 	case o.numWorkers < 1:
 		return serveConfig{}, fmt.Errorf("invalid --num-workers %d: want at least 1", o.numWorkers)
 	case o.pruning != pruningOff && o.pruning != pruningContinuous:
@@ -169,7 +194,16 @@ func (o *serveOptions) validate(cmd *cobra.Command) (serveConfig, error) {
 		if err := opts.Validate(); err != nil {
 			return serveConfig{}, err
 		}
-		pruning = &server.Pruning{Options: opts, Namespace: o.leaderElectionNamespace, Service: o.webhookService, Interval: o.pruneInterval}
+		interval := o.fullRoundInterval
+		if cmd.Flags().Changed("prune-interval") {
+			interval = o.pruneInterval
+			fmt.Fprintln(cmd.ErrOrStderr(), "Flag --prune-interval has been deprecated: use --full-round-interval. "+
+				"Passes now prune what the index's changes bring up within seconds; the flag sets only the interval of full rounds.")
+		}
+		if interval <= 0 {
+			return serveConfig{}, fmt.Errorf("invalid --full-round-interval %s: want a positive duration such as 10m", interval)
+		}
+		pruning = &server.Pruning{Options: opts, Namespace: o.leaderElectionNamespace, Service: o.webhookService, Interval: interval}
 	}
 	return serveConfig{Kubeconfig: o.kubeconfig, Verbosity: o.verbosity, Server: server.Options{
 		Pruning:                 pruning,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pruneguard/pruneguard/pkg/index"
 	"github.com/pruneguard/pruneguard/pkg/model"
+	"github.com/pruneguard/pruneguard/pruner"
 )
 
 func TestServeFlags(t *testing.T) {
@@ -132,5 +133,47 @@ func TestServeContinuousPruningOptions(t *testing.T) {
 	if !p.Options.Confirm || p.Options.KeepTagRevisions == nil || *p.Options.KeepTagRevisions != 1 ||
 		p.Options.RegistryURL != "r.example.com" || p.Namespace != "pg" || p.Service != "pruneguard" || p.Interval != 3*time.Second {
 		t.Errorf("Pruning = %+v, want the flags given", p)
+	}
+}
+
+func TestServeFullRoundInterval(t *testing.T) {
+	base := []string{"--data-dir=/d", "--cert-dir=/c", "--pruning=continuous", "--leader-election-namespace=pg"}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    time.Duration
+		wantErr string
+	}{
+		{name: "full rounds default to the pruner's safety-net interval", want: pruner.DefaultFullRoundInterval},
+		{name: "--full-round-interval sets the interval of full rounds", args: []string{"--full-round-interval=30m"}, want: 30 * time.Minute},
+		{name: "the deprecated --prune-interval still sets it", args: []string{"--prune-interval=20s"}, want: 20 * time.Second},
+		{name: "both names together are refused", args: []string{"--prune-interval=20s", "--full-round-interval=30m"}, wantErr: "pass only --full-round-interval"},
+		{name: "a zero interval is refused", args: []string{"--full-round-interval=0s"}, wantErr: "invalid --full-round-interval"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got *serveConfig
+			run := func(_ context.Context, _ Streams, c serveConfig) error { got = &c; return nil }
+			var errOut strings.Builder
+			cmd := newServeCommandWith(Streams{Out: io.Discard, Err: &errOut}, run)
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(&errOut)
+			cmd.SetArgs(append(append([]string(nil), base...), tc.args...))
+			err := cmd.Execute()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Server.Pruning.Interval != tc.want {
+				t.Errorf("Interval = %s, want %s", got.Server.Pruning.Interval, tc.want)
+			}
+			if deprecated := strings.Contains(errOut.String(), "deprecated"); deprecated != cmd.Flags().Changed("prune-interval") {
+				t.Errorf("deprecation warning printed = %v for args %v: %q", deprecated, tc.args, errOut.String())
+			}
+		})
 	}
 }

@@ -57,15 +57,21 @@ func Run(ctx context.Context, o Options) (err error) {
 	n.ok("control plane, registry and serve up in %s; webhook registered from the chart with a self-signed certificate", time.Since(started).Round(time.Second))
 
 	n.section("Seeding a small cluster: streams with tag histories, deployments, a pod, a build config")
+	n.say("(the continuous pruner is paused while seeding: a push creates the Image before its stream")
+	n.say(" item, and with --keep-younger-than=0s an Image that no item holds yet would be pruned at once)")
 	cl, err := seed(ctx, s.env, time.Now())
 	if err != nil {
 		return err
 	}
 	n.say("shop/web:latest has 4 revisions; the oldest (%s) is used only by Deployment shop/legacy", short(cl.web[3].Digest))
 	n.say("tools/web-mirror:stable holds the same image as revision 1 of shop/web:latest")
-	if err := s.waitIndexed(ctx, cl.web[3].Digest); err != nil {
+	if err := s.waitIndexed(ctx, cl); err != nil {
 		return err
 	}
+	if err := s.letGo(ctx, cl); err != nil {
+		return err
+	}
+	n.ok("seeded cluster indexed; the continuous pruner's first full round kept every seeded image")
 	d := &driver{n: n, s: s, run: o.Run, cl: cl}
 	for _, step := range []func(context.Context) error{d.refs, d.explainKept, d.scaleAway, d.confirmed, d.fenced, d.history, d.metrics} {
 		if err := step(ctx); err != nil {

@@ -24,6 +24,7 @@ import (
 
 	chart "github.com/pruneguard/pruneguard/charts/pruneguard"
 	"github.com/pruneguard/pruneguard/pkg/certs"
+	"github.com/pruneguard/pruneguard/pkg/model"
 	"github.com/pruneguard/pruneguard/pkg/server"
 	"github.com/pruneguard/pruneguard/pkg/testenv"
 )
@@ -139,6 +140,8 @@ func (s *stack) startServe(ctx context.Context, log logr.Logger) error {
 		MetricsBindAddress: fmt.Sprintf("127.0.0.1:%d", apiPort), HealthProbeBindAddress: server.Disabled,
 		Registry: s.registry, Logger: log, Identity: "demo-replica", StatsInterval: time.Second,
 	}
+	// Paused until the demo has seeded the cluster (Run lets it go).
+	s.paused.Store(true)
 	if err := configurePruning(&o, s); err != nil {
 		return err
 	}
@@ -222,11 +225,20 @@ func waitUntil(ctx context.Context, timeout time.Duration, what string, cond fun
 	}
 }
 
-// waitIndexed waits until serve's index has the seeded referrers of digest, so the steps that
-// read the index see the seeded cluster.
-func (s *stack) waitIndexed(ctx context.Context, digest string) error {
+// waitIndexed waits until serve's index has the seeded cluster: the Deployment that uses the
+// oldest web image, and every seeded stream item. The steps read the index, and the pruner,
+// let go once this returns, must see the stream items that hold the seeded images (an Image
+// indexed without its stream item is one that no stream holds, and so prunable).
+func (s *stack) waitIndexed(ctx context.Context, cl *cluster) error {
+	items := map[[2]string]int{{"shop", "web"}: len(cl.web), {"shop", "api"}: 2, {"tools", "web-mirror"}: 1}
 	return waitUntil(ctx, time.Minute, "the seeded cluster in the index", func() (bool, error) {
-		refs, err := s.srv.Index().ReferrersOfDigest(ctx, "", digest)
+		for key, want := range items {
+			st, ok, err := s.srv.Index().Stream(ctx, key[0], key[1])
+			if err != nil || !ok || countItems(st) < want {
+				return false, err
+			}
+		}
+		refs, err := s.srv.Index().ReferrersOfDigest(ctx, "", cl.web[3].Digest)
 		for _, r := range refs {
 			if r.Object.Kind == "Deployment" && !r.Pending {
 				return true, nil
@@ -234,6 +246,14 @@ func (s *stack) waitIndexed(ctx context.Context, digest string) error {
 		}
 		return false, err
 	})
+}
+
+func countItems(st model.Stream) int {
+	n := 0
+	for _, t := range st.Tags {
+		n += len(t.Items)
+	}
+	return n
 }
 
 // httpClient trusts the self-signed CA of serve.

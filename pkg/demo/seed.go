@@ -29,6 +29,14 @@ type cluster struct {
 // seed pushes images with tag histories and creates the workloads that use them: several
 // streams, a shared base layer, one image tagged into a second stream, a deployment per app,
 // a pod, and a build config.
+//
+// The continuous pruner must be paused while it runs. A push creates the Image and then adds
+// the stream item, as the integrated registry does (an Image, then an ImageStreamMapping);
+// in between, the Image is held by no stream item, and the demo's --keep-younger-than=0s
+// makes it prunable at once: a running pruner fences it, and the fence refuses the stream
+// update ("being pruned"). In a cluster the default --keep-younger-than (60m) keeps a
+// freshly pushed Image for an hour, which is what that flag is for; an admin who lowers it
+// far below the time a push takes meets the same refusal.
 func seed(ctx context.Context, env *testenv.Env, now time.Time) (*cluster, error) {
 	c := env.Client
 	for _, ns := range []string{"shop", "tools"} {
@@ -75,6 +83,11 @@ func seed(ctx context.Context, env *testenv.Env, now time.Time) (*cluster, error
 		}
 	}
 	return cl, nil
+}
+
+// images are the seeded images.
+func (cl *cluster) images() []*testenv.Pushed {
+	return []*testenv.Pushed{cl.web[0], cl.web[1], cl.web[2], cl.web[3], cl.apiV1, cl.apiV2}
 }
 
 func podSpec(image string) corev1.PodSpec {

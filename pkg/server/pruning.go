@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/metadata"
@@ -37,7 +39,9 @@ type Pruning struct {
 	// Service is the webhook Service whose EndpointSlices list the serving replicas; empty
 	// means this process is the only replica (a local run, the demo).
 	Service string
-	// Interval is the longest time between rounds (default 10 s).
+	// Interval is the time between two full rounds, the safety net of the candidates that
+	// the index's change feed and the cutoff timers bring up (default
+	// pruner.DefaultFullRoundInterval).
 	Interval time.Duration
 	// Tombstone is how long a pruned image's fence refuses late references (default 5 m).
 	Tombstone time.Duration
@@ -46,6 +50,12 @@ type Pruning struct {
 	// Paused, when set, is the pause switch instead of the Lease annotation (the demo pauses
 	// the pruner to show a dry run first).
 	Paused func(context.Context) bool
+	// SetupRetry is how long the leader waits before it tries again to set up pruning
+	// (default 30 s).
+	SetupRetry time.Duration
+	// Now, when set, is the clock of the policy (tests replay a state at a fixed time, as
+	// `prune images --now` does).
+	Now func() time.Time
 }
 
 // runPruning is the leader's work: recover, then prune continuously until ctx is done.
@@ -58,16 +68,21 @@ func (s *Server) runPruning(ctx context.Context) error {
 	// The leader keeps its Lease while this runs, so a registry that cannot be reached yet
 	// (or an index that has no image to find it from) is retried, not returned: returning
 	// would leave a leader that holds the Lease and prunes nothing.
+	lists := pruner.NewListReader(s.ix)
+	retry := p.SetupRetry
+	if retry <= 0 {
+		retry = pruningRetry
+	}
 	var fenced *pruner.FencedPruner
 	for {
-		if fenced, err = s.fencedPruner(ctx, c); err == nil {
+		if fenced, err = s.fencedPruner(ctx, c, lists); err == nil {
 			break
 		}
-		s.o.Logger.Error(err, "continuous pruning cannot start yet; retrying", "in", pruningRetry.String())
+		s.o.Logger.Error(err, "continuous pruning cannot start yet; retrying", "in", retry.String())
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(pruningRetry):
+		case <-time.After(retry):
 		}
 	}
 	paused := p.Paused
@@ -75,16 +90,59 @@ func (s *Server) runPruning(ctx context.Context) error {
 		paused = s.paused(c)
 	}
 	cont := pruner.NewContinuous(pruner.ContinuousOptions{
-		Reader: s.ix, Fenced: fenced, Options: p.Options, Interval: p.Interval,
-		Paused: paused, Audit: s.Recorder, Metrics: s.Metrics, Logger: s.o.Logger.WithName("pruner"),
+		Reader: lists, Feed: s.ix, Fenced: fenced, Options: p.Options, Interval: p.Interval,
+		Paused: paused, Audit: s.Recorder, Metrics: s.Metrics, Logger: s.o.Logger.WithName("pruner"), Now: p.Now,
 	})
+	if err := s.registerCandidateMetrics(); err != nil {
+		s.o.Logger.Error(err, "failed to register the candidate metrics")
+	}
 	s.continuous.Store(cont)
 	defer s.continuous.Store(nil)
 	return cont.Run(ctx)
 }
 
-// kickPruner starts a prune round soon after the tracker wrote changes, when this replica
-// leads; the pruner's own rate limit (MinGap) bounds how often rounds run.
+// Continuous returns the running continuous pruner while this replica leads, else nil.
+func (s *Server) Continuous() *pruner.Continuous { return s.continuous.Load() }
+
+// registerCandidateMetrics exposes what the leader's pruner planned:
+// pruneguard_prune_candidates_total{kind="stream"|"image"} counts the candidates planned one by
+// one, pruneguard_prune_full_rounds_total the full plans, and
+// pruneguard_prune_candidates_retrying the candidates waiting in the retry backoff (a value
+// that stays above zero means deletions keep failing). They read the running pruner, so a
+// new leadership starts them at zero again (a counter reset, as after a restart).
+func (s *Server) registerCandidateMetrics() error {
+	stat := func(f func(pruner.CandidateStats) int64) func() float64 {
+		return func() float64 {
+			if c := s.continuous.Load(); c != nil {
+				return float64(f(c.Stats()))
+			}
+			return 0
+		}
+	}
+	cs := []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pruneguard_prune_candidates_total", Help: "Prune candidates planned one by one.", ConstLabels: prometheus.Labels{"kind": "stream"}},
+			stat(func(st pruner.CandidateStats) int64 { return st.Streams })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pruneguard_prune_candidates_total", Help: "Prune candidates planned one by one.", ConstLabels: prometheus.Labels{"kind": "image"}},
+			stat(func(st pruner.CandidateStats) int64 { return st.Images })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pruneguard_prune_full_rounds_total", Help: "Full prune plans of the whole index (the continuous mode's safety net)."},
+			stat(func(st pruner.CandidateStats) int64 { return st.FullRounds })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pruneguard_prune_candidates_retrying", Help: "Prune candidates waiting for a retry after a failed deletion (registry or API server down)."},
+			stat(func(st pruner.CandidateStats) int64 { return st.Retrying })),
+	}
+	var errs []error
+	for _, c := range cs {
+		if err := s.o.Registry.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// kickPruner wakes the leader's pruner after the tracker wrote changes; the change feed has
+// queued the candidates already, and the pruner's rate limit (MinGap) bounds its passes.
 func (s *Server) kickPruner() {
 	if c := s.continuous.Load(); c != nil {
 		c.Kick()
@@ -101,7 +159,7 @@ func fenceScheme() *runtime.Scheme {
 
 // fencedPruner builds the fence protocol's parts: who serves the webhook, the probe, the
 // barrier over every referrer kind, and the deleters of the image API and the registry.
-func (s *Server) fencedPruner(ctx context.Context, c client.Client) (*pruner.FencedPruner, error) {
+func (s *Server) fencedPruner(ctx context.Context, c client.Client, lists *pruner.ListReader) (*pruner.FencedPruner, error) {
 	p := s.o.Pruning
 	cfg := rest.CopyConfig(s.o.Config)
 	cfg.QPS, cfg.Burst = 100, 200
@@ -136,7 +194,7 @@ func (s *Server) fencedPruner(ctx context.Context, c client.Client) (*pruner.Fen
 		Client: c, Replicas: replicas,
 		Prober:    pruner.PodProbe{Client: c, Namespace: p.Namespace},
 		Barrier:   &pruner.WatchBarrier{Metadata: md, Mapper: c.RESTMapper(), Index: s.ix, Kinds: kinds},
-		Reader:    s.ix,
+		Reader:    lists,
 		Executor:  &pruner.Executor{Workers: p.Options.Workers(), Reader: s.ix, Deleters: deleters},
 		Tombstone: tombstone, Audit: s.Recorder, Logger: s.o.Logger.WithName("fence"),
 	}), nil
