@@ -16,7 +16,7 @@ func TestMarkdownShowsEveryVerdict(t *testing.T) {
 		"| 3 | index: pod updates applied per second (Apply, batches of 1,000, 100,000 pods) | `updates/s` | >= 50,000 | — | 61,234 | ✅ met |",
 		"| 3 | peak RSS (VmHWM) of a process serving 300,000 lookups at that size | `serve-MiB/rss` | <= 300 | — | 344 | ❌ missed |",
 		"✅ met (at S; target is for L)",
-		"| 4 | cold start to ready (synth L: 100,000 pods and 200,000 images, 355k objects; only `make bench`) | `cold-start-s` | <= 120 | — | — | not measured | — |",
+		"| 4 | cold start to ready (100,000 pods: synth L has 200,000 images, PRUNEGUARD_START_CLUSTER=issue4 the issue's 50,000; only `make bench`) | `cold-start-s` | <= 120 | — | — | not measured | — |",
 		"| plan time: full scan vs live index | L | 25 s | 0.2 s | 125× |",
 		"| BenchmarkPlan | `full-plan-s` | 0.21 | 2.3 | 25 | 11× | 10.9× | 1.04 |",
 		"- `--- FAIL: BenchmarkFence`",
