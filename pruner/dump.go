@@ -7,9 +7,8 @@ import (
 	"io"
 	"os"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/yaml"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	"github.com/pruneguard/pruneguard/pkg/extract"
 	"github.com/pruneguard/pruneguard/pkg/index"
@@ -53,28 +52,45 @@ func OpenDump(ctx context.Context, in io.Reader, o DumpOptions) (model.Reader, f
 	return ix, cleanup, nil
 }
 
-// loadDump rebuilds ix from the objects of the dump.
+// loadDump rebuilds ix from the objects of the dump, one object at a time (see readDump), so
+// that memory stays bounded by the index's write path. Two goroutines share the work, as the
+// machine's two cores allow: one reads, decodes and extracts the objects, the other puts them
+// into the rebuild in the dump's order (Badger writes from a third).
 func loadDump(ctx context.Context, ix *index.Index, in io.Reader, progress io.Writer) error {
 	rb, err := ix.BeginRebuild(ctx)
 	if err != nil {
 		return fmt.Errorf("failed to start loading the index: %w", err)
 	}
-	l := &dumpLoader{rb: rb, seen: make(map[string]bool), progress: progress}
-	dec := yaml.NewYAMLOrJSONDecoder(in, 64*1024)
-	for doc := 1; ; doc++ {
-		var raw map[string]any
-		err := dec.Decode(&raw)
-		if errors.Is(err, io.EOF) {
-			break
+	l := &dumpLoader{rb: rb, seen: make(map[string]struct{}), progress: progress}
+	g, gctx := errgroup.WithContext(ctx)
+	objects := make(chan dumpObject, dumpQueue)
+	g.Go(func() error {
+		defer close(objects)
+		types := dumpTypes{scheme: extract.NewScheme()}
+		return readDump(in, func(raw []byte) error {
+			o, err := types.object(raw)
+			if err != nil || o.id == "" {
+				return err
+			}
+			select {
+			case objects <- o:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		})
+	})
+	g.Go(func() error {
+		for o := range objects {
+			if err := l.object(o); err != nil {
+				return err
+			}
 		}
-		if err != nil {
-			rb.Abort()
-			return fmt.Errorf("failed to decode document %d of the dump: %w", doc, err)
-		}
-		if err := l.document(raw); err != nil {
-			rb.Abort()
-			return fmt.Errorf("document %d of the dump: %w", doc, err)
-		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		rb.Abort()
+		return err
 	}
 	if err := rb.Finish(ctx); err != nil {
 		return fmt.Errorf("failed to finish loading the index: %w", err)
@@ -82,45 +98,57 @@ func loadDump(ctx context.Context, ix *index.Index, in io.Reader, progress io.Wr
 	return nil
 }
 
+// dumpQueue is how many extracted objects wait between the two goroutines of loadDump: enough
+// to smooth the pauses of each, a few hundred kilobytes.
+const dumpQueue = 256
+
+// dumpObject is one object of a dump, extracted.
+type dumpObject struct {
+	// id is GROUPKIND/NAMESPACE/NAME, "" for an object the pruner does not read.
+	id, kind, namespace, name string
+	res                       extract.Result
+	// err is the extraction's error, reported only if the object is not a duplicate.
+	err error
+}
+
+// object decodes one object of the dump into its typed form and extracts it. Objects without
+// a kind, or of a kind the scheme does not know, have no id: the pruner reads none of them.
+func (d dumpTypes) object(data []byte) (dumpObject, error) {
+	obj, err := d.decode(data)
+	if err != nil || obj == nil {
+		return dumpObject{}, err
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return dumpObject{}, nil // not an object with metadata, e.g. a Status
+	}
+	gk := obj.GetObjectKind().GroupVersionKind().GroupKind()
+	o := dumpObject{kind: gk.Kind, namespace: m.GetNamespace(), name: m.GetName()}
+	o.id = gk.String() + "/" + o.namespace + "/" + o.name
+	o.res, o.err = extract.Object(obj)
+	return o, nil
+}
+
 // dumpLoader puts the objects of one dump into a rebuild.
 type dumpLoader struct {
-	rb       *index.Rebuild
-	seen     map[string]bool
+	rb *index.Rebuild
+	// seen holds the id of every object loaded, to load the first of two.
+	seen     map[string]struct{}
 	n        int
 	progress io.Writer
 }
 
-// document loads one decoded document: a List's items, or a single object.
-func (l *dumpLoader) document(raw map[string]any) error {
-	if raw == nil {
-		return nil // an empty document, e.g. after a trailing "---"
-	}
-	u := &unstructured.Unstructured{Object: raw}
-	if !u.IsList() {
-		return l.object(u)
-	}
-	return u.EachListItem(func(obj runtime.Object) error {
-		item, ok := obj.(*unstructured.Unstructured)
-		if !ok {
-			return fmt.Errorf("unexpected list item of type %T", obj)
-		}
-		return l.object(item)
-	})
-}
-
-// object extracts one object and puts what it contributes.
-func (l *dumpLoader) object(u *unstructured.Unstructured) error {
-	id := u.GroupVersionKind().GroupKind().String() + "/" + u.GetNamespace() + "/" + u.GetName()
-	if l.seen[id] {
+// object puts what o contributes, unless an object of the same id was loaded before.
+func (l *dumpLoader) object(o dumpObject) error {
+	if _, dup := l.seen[o.id]; dup {
 		return nil
 	}
-	l.seen[id] = true
-	res, err := extract.Object(u)
-	if err != nil {
-		return err
+	l.seen[o.id] = struct{}{}
+	if o.err != nil {
+		return o.err
 	}
-	if err := l.put(res); err != nil {
-		return fmt.Errorf("failed to load %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+	if err := l.put(o.res); err != nil {
+		return fmt.Errorf("failed to load %s %s/%s: %w", o.kind, o.namespace, o.name, err)
 	}
 	l.n++
 	if l.progress != nil && l.n%progressEvery == 0 {

@@ -70,8 +70,9 @@ type itemKey struct{ repo, tag, image string }
 // still prunable. A stream is kept whole unless its fresh plan deletes exactly the planned
 // items (so its layer and manifest links are the fresh plan's); an image is kept when a
 // counted referrer names it (pending ones too), when a stream item this prune does not
-// delete holds it, or when a manifest list holds it; a blob is kept when an image outside the
-// prune uses it. Nothing outside plan and spec is ever added.
+// delete holds it, or when a manifest list holds it that this fence does not delete (a list
+// fenced with its child goes with it, unless the re-check keeps the list); a blob is kept
+// when an image outside the prune uses it. Nothing outside plan and spec is ever added.
 func (p *FencedPruner) recheck(ctx context.Context, plan *Plan, policy Policy, spec *fence.Spec) (*Plan, error) {
 	pl := NewPlanner(p.o.Reader, policy)
 	out := &Plan{}
@@ -93,22 +94,63 @@ func (p *FencedPruner) recheck(ctx context.Context, plan *Plan, policy Policy, s
 	for _, d := range spec.Images {
 		fenced[d] = true
 	}
-	images := map[string]model.Image{}
+	var going []rechecked
 	for _, ip := range plan.Images {
 		if !fenced[ip.Digest] {
 			continue
 		}
-		img, keep, err := p.recheckImage(ctx, policy, ip.Digest, deleted)
+		rc, keep, err := p.recheckImage(ctx, pl, ip, deleted, fenced)
 		if err != nil {
 			return nil, err
 		}
-		if keep {
-			continue
+		if !keep {
+			going = append(going, rc)
 		}
-		images[ip.Digest] = img
-		out.Images = append(out.Images, ip)
+	}
+	images := map[string]model.Image{}
+	for _, rc := range keepChildrenOfKeptLists(going) {
+		images[rc.plan.Digest] = rc.img
+		out.Images = append(out.Images, rc.plan)
 	}
 	return out, p.recheckBlobs(ctx, out, images, spec)
+}
+
+// rechecked is an image the re-check found prunable, with the fenced manifest lists that
+// still hold it: it goes only if they go too.
+type rechecked struct {
+	plan  ImagePlan
+	img   model.Image
+	lists []string
+}
+
+// keepChildrenOfKeptLists returns the images of going whose fenced lists all go as well,
+// in going's order. A child of a list that the re-check kept is kept with it.
+func keepChildrenOfKeptLists(going []rechecked) []rechecked {
+	gone := map[string]bool{}
+	for _, rc := range going {
+		gone[rc.plan.Digest] = true
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, rc := range going {
+			if !gone[rc.plan.Digest] {
+				continue
+			}
+			for _, l := range rc.lists {
+				if !gone[l] {
+					gone[rc.plan.Digest], changed = false, true
+					break
+				}
+			}
+		}
+	}
+	out := going[:0:0]
+	for _, rc := range going {
+		if gone[rc.plan.Digest] {
+			out = append(out, rc)
+		}
+	}
+	return out
 }
 
 // recheckStream re-plans one stream; ok is false when it must be kept this time.
@@ -138,22 +180,25 @@ func (p *FencedPruner) recheckStream(ctx context.Context, pl *Planner, sp Stream
 	return fresh, true, nil
 }
 
-// recheckImage reports whether digest must be kept now.
-func (p *FencedPruner) recheckImage(ctx context.Context, policy Policy, digest string, deleted map[itemKey]int) (model.Image, bool, error) {
+// recheckImage reports whether ip's image must be kept now. A manifest list holding it
+// keeps it unless the list is fenced too; the fenced lists are returned in rc.lists.
+func (p *FencedPruner) recheckImage(ctx context.Context, pl *Planner, ip ImagePlan, deleted map[itemKey]int, fenced map[string]bool) (rc rechecked, keep bool, err error) {
+	digest := ip.Digest
 	img, found, err := p.o.Reader.Image(ctx, digest)
 	if err != nil || !found {
-		return img, true, err
+		return rc, true, err
 	}
+	rc.plan, rc.img = ip, img
 	refs, err := p.o.Reader.ReferrersOfDigest(ctx, "", digest)
 	if err != nil {
-		return img, true, err
+		return rc, true, err
 	}
-	if len(policy.counted(refs)) > 0 {
-		return img, true, nil
+	if len(pl.policy.counted(refs)) > 0 {
+		return rc, true, nil
 	}
 	items, err := p.o.Reader.StreamItemsOfImage(ctx, "", digest)
 	if err != nil {
-		return img, true, err
+		return rc, true, err
 	}
 	held := map[itemKey]int{}
 	for _, it := range items {
@@ -161,16 +206,20 @@ func (p *FencedPruner) recheckImage(ctx context.Context, policy Policy, digest s
 	}
 	for k, n := range held {
 		if deleted[k] < n {
-			return img, true, nil
+			return rc, true, nil
 		}
 	}
-	if lr, ok := p.o.Reader.(ManifestListReader); ok {
-		lists, err := lr.ListsOfChild(ctx, digest)
-		if err != nil || len(lists) > 0 {
-			return img, true, err
-		}
+	lists, err := pl.listsOf(ctx, digest)
+	if err != nil {
+		return rc, true, err
 	}
-	return img, false, nil
+	for _, l := range lists {
+		if !fenced[l] {
+			return rc, true, nil
+		}
+		rc.lists = append(rc.lists, l)
+	}
+	return rc, false, nil
 }
 
 // recheckBlobs drops from out's images the blobs that an image outside the prune uses now.

@@ -70,12 +70,12 @@ func (pl *Planner) traceNamespaceMode(ctx context.Context) error {
 // the children of manifest lists that are held (or named by a referrer); a second pass
 // decides each image and releases the blobs of those it deletes.
 func (pl *Planner) planImages(ctx context.Context, held map[string]holder) ([]ImagePlan, error) {
-	counts := make(map[string]int)
+	counts := newBlobCounts()
 	children := make(map[string]holder)
 	err := pl.reader.Images(ctx, func(img model.Image) error {
-		counts[img.Digest]++
+		counts.add(img.Digest, 1)
 		for _, b := range imageBlobs(img) {
-			counts[b]++
+			counts.add(b, 1)
 		}
 		return pl.markChildren(ctx, img, held, children)
 	})
@@ -162,19 +162,17 @@ func (pl *Planner) decideImage(ctx context.Context, img model.Image, held, child
 
 // releaseImage plans the deletion of img: with registry pruning, each of its blobs whose
 // global count reaches zero, then its manifest blob when that count reaches zero.
-func (pl *Planner) releaseImage(img model.Image, r Reason, counts map[string]int) ImagePlan {
+func (pl *Planner) releaseImage(img model.Image, r Reason, counts *blobCounts) ImagePlan {
 	ip := ImagePlan{Digest: img.Digest, Reason: r}
 	if !pl.policy.PruneRegistry {
 		return ip
 	}
 	for _, b := range imageBlobs(img) {
-		counts[b]--
-		if counts[b] == 0 {
+		if counts.add(b, -1) == 0 {
 			ip.Blobs = append(ip.Blobs, b)
 		}
 	}
-	counts[img.Digest]--
-	if counts[img.Digest] == 0 {
+	if counts.add(img.Digest, -1) == 0 {
 		ip.Blobs = append(ip.Blobs, img.Digest)
 	}
 	return ip

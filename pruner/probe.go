@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	imagev1 "github.com/openshift/api/image/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -82,10 +83,20 @@ type Prober interface {
 // create is a dry run); .invalid cannot resolve (RFC 2606).
 const probeHost = "fence-probe.pruneguard.invalid"
 
-// PodProbe makes a server-side dry-run create of a pod, labelled pruneguard.io/fence-probe,
-// whose image references the first image (or tag) of the fence, in Namespace (pruneguard's
-// own namespace: the chart's match condition sends probe pods from there to the webhook). The
-// dry run persists nothing and the webhook records nothing for it.
+// probeName names the probe objects. A dry run persists nothing, so the name is never taken.
+const probeName = "pruneguard-fence-probe"
+
+// PodProbe verifies a fence with a server-side dry-run create that the webhook must refuse
+// because of that fence. The dry run persists nothing and the webhook records nothing for it.
+//
+// A fence that lists an image (or a tag) is probed with a pod, labelled
+// pruneguard.io/fence-probe, whose container references the first image (or tag), in
+// Namespace (pruneguard's own namespace: the chart's match condition sends probe pods from
+// there to the webhook). A fence of blobs alone (stream items whose images stay, freeing
+// only layer links) names nothing a pod can reference, so it is probed with a dry-run Image
+// whose layer is the first fenced blob: the webhook refuses an Image create that uses a blob
+// being freed. That needs create on images.image.openshift.io (cluster-scoped). A fence that
+// lists nothing protects nothing and is not probed.
 type PodProbe struct {
 	Client    client.Client
 	Namespace string
@@ -93,30 +104,63 @@ type PodProbe struct {
 
 // Probe implements Prober.
 func (p PodProbe) Probe(ctx context.Context, f *fence.Fence) error {
-	image := ""
+	var (
+		obj  client.Object
+		what string
+	)
 	switch {
 	case len(f.Spec.Images) > 0:
-		image = probeHost + "/pruneguard/fence-probe@" + f.Spec.Images[0]
+		image := probeHost + "/pruneguard/fence-probe@" + f.Spec.Images[0]
+		obj, what = p.pod(image), fmt.Sprintf("a dry-run pod referencing %s in namespace %s", image, p.Namespace)
 	case len(f.Spec.Tags) > 0:
 		t := f.Spec.Tags[0]
-		image = probeHost + "/" + t.Namespace + "/" + t.ImageStream + ":" + t.Tag
+		image := probeHost + "/" + t.Namespace + "/" + t.ImageStream + ":" + t.Tag
+		obj, what = p.pod(image), fmt.Sprintf("a dry-run pod referencing %s in namespace %s", image, p.Namespace)
+	case len(f.Spec.Blobs) > 0:
+		obj, what = blobProbe(f.Spec.Blobs[0]), "a dry-run Image with layer "+f.Spec.Blobs[0]
 	default:
-		return fmt.Errorf("fence %s lists no image or tag to probe: %w", f.Name, ErrNotEnforced)
+		return nil
 	}
-	pod := &corev1.Pod{
+	err := p.Client.Create(ctx, obj, client.DryRunAll)
+	switch {
+	case err == nil || apierrors.IsAlreadyExists(err):
+		return fmt.Errorf("%s was admitted (is the webhook registered and serving?): %w", what, ErrNotEnforced)
+	case apierrors.IsForbidden(err) && deniedBy(err, f.Name):
+		return nil
+	default:
+		return fmt.Errorf("%s was not refused by fence %s: %w: %w", what, f.Name, ErrNotEnforced, err)
+	}
+}
+
+func (p PodProbe) pod(image string) *corev1.Pod {
+	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: "pruneguard-fence-probe", Namespace: p.Namespace,
+			Name: probeName, Namespace: p.Namespace,
 			Labels: map[string]string{fence.LabelProbe: "true"},
 		},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "probe", Image: image}}},
 	}
-	err := p.Client.Create(ctx, pod, client.DryRunAll)
-	switch {
-	case err == nil || apierrors.IsAlreadyExists(err):
-		return fmt.Errorf("a dry-run pod referencing %s was admitted in namespace %s (is the webhook registered and serving?): %w", image, p.Namespace, ErrNotEnforced)
-	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "fence "+f.Name):
-		return nil
-	default:
-		return fmt.Errorf("the dry-run pod referencing %s was not refused by fence %s: %w: %w", image, f.Name, ErrNotEnforced, err)
+}
+
+// blobProbe is an Image whose only layer is blob. Its name is no digest and its reference
+// carries none, so it names no fenced image: only the blob can make the webhook refuse it.
+func blobProbe(blob string) *imagev1.Image {
+	return &imagev1.Image{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:   probeName,
+			Labels: map[string]string{fence.LabelProbe: "true"},
+		},
+		DockerImageReference:         probeHost + "/pruneguard/fence-probe:latest",
+		DockerImageManifestMediaType: "application/vnd.docker.distribution.manifest.v2+json",
+		DockerImageLayers: []imagev1.ImageLayer{{
+			Name: blob, MediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+		}},
 	}
+}
+
+// deniedBy reports whether err is the webhook's denial naming fence name; the denial says
+// "(fence NAME)" or "(fence NAME: reason)", so a fence whose name extends name does not count.
+func deniedBy(err error, name string) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "(fence "+name+")") || strings.Contains(msg, "(fence "+name+": ")
 }
