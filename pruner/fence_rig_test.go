@@ -177,11 +177,7 @@ func startRig(t testing.TB, o rigOptions) *rig {
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	waitUntil(t, 2*time.Minute, "the replica to be in sync", func() bool { return r.srv.Synced() && r.watcher.Synced() })
 	waitUntil(t, 30*time.Second, "the webhook to listen", func() bool {
-		c, err := net.DialTimeout("tcp", net.JoinHostPort(wio.LocalServingHost, fmt.Sprint(wio.LocalServingPort)), time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
+		return testenv.Listening(net.JoinHostPort(wio.LocalServingHost, fmt.Sprint(wio.LocalServingPort)))
 	})
 	r.opts = r.fencedOptions(t, o)
 	r.pruner = pruner.NewFencedPruner(r.opts)

@@ -124,11 +124,7 @@ func (r *denyRig) startReplica(t *testing.T) {
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	eventually(t, 2*time.Minute, "the replica to be in sync", func() bool { return r.srv.Synced() && r.watcher.Synced() })
 	eventually(t, 30*time.Second, "the webhook to listen", func() bool {
-		c, err := net.DialTimeout("tcp", net.JoinHostPort(wio.LocalServingHost, fmt.Sprint(wio.LocalServingPort)), time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
+		return testenv.Listening(net.JoinHostPort(wio.LocalServingHost, fmt.Sprint(wio.LocalServingPort)))
 	})
 }
 

@@ -5,12 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -185,7 +183,7 @@ func TestStopLeavesNothingRunning(t *testing.T) {
 	}
 	addrs := []string{u.Host, env.Registry.Host}
 	for _, a := range addrs {
-		if !listening(a) {
+		if !Listening(a) {
 			t.Fatalf("%s is not listening while the environment runs", a)
 		}
 	}
@@ -193,20 +191,11 @@ func TestStopLeavesNothingRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, a := range addrs {
-		if listening(a) {
+		if Listening(a) {
 			t.Errorf("%s still accepts connections after stop", a)
 		}
 	}
 	if err := stop(); err != nil {
 		t.Errorf("second stop: %v", err)
 	}
-}
-
-func listening(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
 }
