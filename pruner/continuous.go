@@ -25,9 +25,9 @@ var _ Deleter = (*FencedPruner)(nil)
 // Defaults of ContinuousOptions.
 const (
 	// DefaultFullRoundInterval is the safety net: a full plan from the index this often,
-	// for what no index event or timer brings up (a finished pod growing older than the
-	// cutoff, an invalid reference fixed). A full round at 200,000 images reads the index for
-	// about ten seconds, so every ten minutes costs ~2% of a core.
+	// for what no index event or timer brings up (an invalid reference fixed), and the bound
+	// on how long a candidate that the passes missed waits. A full round at 200,000 images
+	// reads the index for about ten seconds, so every ten minutes costs ~2% of a core.
 	DefaultFullRoundInterval = 10 * time.Minute
 	// DefaultMinGap is the rate limit between the starts of two passes: short enough that
 	// the time to prune stays well under the 2 s target, long enough that a burst of watch
@@ -92,6 +92,8 @@ type CandidateStats struct {
 	Passes, FullRounds, Finished int64
 	// Retrying is the number of candidates waiting in the backoff after a failure.
 	Retrying int64
+	// PodTimers is the number of finished pods whose crossing of the cutoff is awaited.
+	PodTimers int64
 }
 
 // Continuous prunes from the live index on the leader, candidate by candidate.
@@ -183,7 +185,7 @@ func (c *Continuous) Stats() CandidateStats {
 	return CandidateStats{
 		Streams: c.stats.streams.Load(), Images: c.stats.images.Load(),
 		Passes: c.stats.passes.Load(), FullRounds: c.stats.full.Load(), Finished: c.stats.finished.Load(),
-		Retrying: c.retrying.Load(),
+		Retrying: c.retrying.Load(), PodTimers: c.timers.pods.len(),
 	}
 }
 
@@ -334,6 +336,8 @@ func (c *Continuous) planFull(ctx context.Context) (*Plan, Policy, error) {
 	if err != nil {
 		return nil, policy, err
 	}
-	c.timers.horizon, c.timers.young = policy.Cutoff(), young
+	if err := c.timers.reset(ctx, policy, young); err != nil {
+		return nil, policy, err
+	}
 	return plan, policy, nil
 }

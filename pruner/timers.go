@@ -22,26 +22,42 @@ import (
 //     after horizon, plus keep-younger-than.
 //
 // Streams kept whole because they are younger than the cutoff are remembered with their own
-// crossing time (young), since the lookups above follow items, not streams. What no timer
-// covers — a pod that is neither Running nor Pending and grows older than the cutoff, so that
-// its references stop counting — the periodic full round catches.
+// crossing time (young), since the lookups above follow items, not streams. Pods that are
+// neither Running nor Pending stop protecting their images when they grow older than the
+// cutoff; the index has no time-ordered key for them, so their crossings are kept in memory
+// (pods, one timer per such pod), set at the full round and from the changes a pass plans.
+// Age decides no other referrer's protection.
 type crossings struct {
 	feed   ChangeFeed
 	reader model.Reader
 	// horizon is zero until the first full round sets it.
 	horizon time.Time
 	young   map[string]time.Time // stream repo -> when it passes the cutoff
+	pods    *podTimers
 }
 
 func newCrossings(feed ChangeFeed, r model.Reader) *crossings {
-	return &crossings{feed: feed, reader: r, young: map[string]time.Time{}}
+	return &crossings{feed: feed, reader: r, young: map[string]time.Time{}, pods: newPodTimers()}
+}
+
+// reset starts the crossings afresh at the full round planned by p: everything older than
+// its cutoff was planned, young are the streams it kept whole for their age, and the pod
+// timers are read again from the index.
+func (c *crossings) reset(ctx context.Context, p Policy, young map[string]time.Time) error {
+	c.horizon, c.young = p.Cutoff(), young
+	return c.pods.load(ctx, c.reader, p)
 }
 
 // errFound stops a time-ordered lookup at its first answer.
 var errFound = errors.New("found")
 
 // due adds to s what crossed the cutoff of p since the last call; since is the crossing time.
+// The raw changes already in s first set or end pod timers (podTimers.observe).
 func (c *crossings) due(ctx context.Context, p Policy, s *candidateSet) error {
+	if err := c.pods.observe(ctx, c.reader, p, s); err != nil {
+		return err
+	}
+	c.pods.due(p, s)
 	cutoff := p.Cutoff()
 	for repo, at := range c.young {
 		if !at.After(p.Now) {
@@ -88,7 +104,7 @@ func (c *crossings) due(ctx context.Context, p Policy, s *candidateSet) error {
 // next returns when the next crossing after horizon happens; ok is false when nothing
 // younger than the cutoff exists.
 func (c *crossings) next(ctx context.Context, p Policy) (time.Time, bool, error) {
-	var at time.Time
+	at, _ := c.pods.next()
 	for _, t := range c.young {
 		if at.IsZero() || t.Before(at) {
 			at = t
