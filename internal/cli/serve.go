@@ -90,14 +90,14 @@ With --pruning=continuous, the leader prunes in passes and full rounds:
   A full round plans the whole policy from the local index, exactly as "prune images" would
   decide on the same state, and deletes the plan. The leader makes one when it starts (or
   takes over), then every --full-round-interval as a safety net for what no event announces
-  (a finished pod growing older than --keep-younger-than, an invalid reference fixed).
+  (an invalid reference fixed).
 
   A pass plans only the candidates that something brought up: an index change (a referrer,
-  an image, an image stream or a LimitRange written or deleted), an image or stream item
-  passing the --keep-younger-than cutoff, or a failed deletion whose retry is due (after 1 s,
-  doubling up to 5 min). A pass reads only those candidates' entries, so an image is pruned
-  within seconds of its last reference going, whatever the size of the cluster. At most 10
-  passes run per second, each deleting through one fence.
+  an image, an image stream or a LimitRange written or deleted), an image, a stream item or
+  a finished pod passing the --keep-younger-than cutoff, or a failed deletion whose retry is
+  due (after 1 s, doubling up to 5 min). A pass reads only those candidates' entries, so an
+  image is pruned within seconds of its last reference going, whatever the size of the
+  cluster. At most 10 passes run per second, each deleting through one fence.
 
 Every deletion goes through the fence (see the chart's README). Keep --keep-younger-than well
 above the time a push takes: the registry creates an Image before the image stream item that
