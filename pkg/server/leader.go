@@ -6,21 +6,12 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
-)
-
-// Lease timing: controller-runtime's defaults, which tolerate an API server hiccup of several
-// seconds without losing the lease and hand it over within ~15 s when a leader dies.
-const (
-	leaseDuration = 15 * time.Second
-	renewDeadline = 10 * time.Second
-	retryPeriod   = 2 * time.Second
 )
 
 // serviceAccountNamespace is where a pod finds its namespace.
@@ -47,7 +38,38 @@ func (s *Server) runLeader(ctx context.Context) error {
 	return nil
 }
 
+// withDefaults fills the zero fields of t with the defaults.
+func (t LeaseTiming) withDefaults() LeaseTiming {
+	if t.LeaseDuration <= 0 {
+		t.LeaseDuration = DefaultLeaseDuration
+	}
+	if t.RenewDeadline <= 0 {
+		t.RenewDeadline = DefaultRenewDeadline
+	}
+	if t.RetryPeriod <= 0 {
+		t.RetryPeriod = DefaultRetryPeriod
+	}
+	return t
+}
+
+// validate checks what client-go's elector requires, naming the fields: the leader must give
+// up before candidates take over, and must be able to retry within its renew deadline
+// (client-go jitters each retry by up to 1.2 retry periods).
+func (t LeaseTiming) validate() error {
+	if t.RenewDeadline >= t.LeaseDuration {
+		return fmt.Errorf("lease timing: RenewDeadline %s must be shorter than LeaseDuration %s", t.RenewDeadline, t.LeaseDuration)
+	}
+	if float64(t.RenewDeadline) <= leaderelection.JitterFactor*float64(t.RetryPeriod) {
+		return fmt.Errorf("lease timing: RenewDeadline %s must exceed %.1f times RetryPeriod %s", t.RenewDeadline, leaderelection.JitterFactor, t.RetryPeriod)
+	}
+	return nil
+}
+
 func (s *Server) elector(work func(context.Context) error) (*leaderelection.LeaderElector, error) {
+	timing := s.o.Lease.withDefaults()
+	if err := timing.validate(); err != nil {
+		return nil, err
+	}
 	ns := s.o.LeaderElectionNamespace
 	if ns == "" {
 		data, err := os.ReadFile(serviceAccountNamespace)
@@ -69,9 +91,9 @@ func (s *Server) elector(work func(context.Context) error) (*leaderelection.Lead
 			Client:     cs.CoordinationV1(),
 			LockConfig: resourcelock.ResourceLockConfig{Identity: id},
 		},
-		LeaseDuration:   leaseDuration,
-		RenewDeadline:   renewDeadline,
-		RetryPeriod:     retryPeriod,
+		LeaseDuration:   timing.LeaseDuration,
+		RenewDeadline:   timing.RenewDeadline,
+		RetryPeriod:     timing.RetryPeriod,
 		ReleaseOnCancel: true,
 		Name:            s.o.LeaderElectionID,
 		Callbacks: leaderelection.LeaderCallbacks{

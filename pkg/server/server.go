@@ -72,6 +72,8 @@ type Options struct {
 	LeaderElect             bool
 	LeaderElectionNamespace string
 	LeaderElectionID        string
+	// Lease is the timing of leader election; zero fields mean the defaults.
+	Lease LeaseTiming
 	// OnLeader is the leader's work; nil means none. Without LeaderElect it runs
 	// unconditionally. Pruning sets it to the continuous pruner.
 	OnLeader func(ctx context.Context) error
