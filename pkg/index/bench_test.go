@@ -143,21 +143,29 @@ func benchStream(s int) model.Stream {
 }
 
 func buildSizeFixture(rb *Rebuild) error {
-	for i := range sizeImages {
-		if err := rb.PutImage(benchImage(i)); err != nil {
-			return err
-		}
-	}
-	for s := range sizeStreams {
-		if err := rb.PutStream(benchStream(s)); err != nil {
-			return err
-		}
+	if err := putBenchImagesAndStreams(rb, sizeImages, sizeStreams); err != nil {
+		return err
 	}
 	for i := range sizePods {
 		// A pod of stream s references images of that stream.
 		o := benchPod(i, 0, func(n int) int { return (i%sizeStreams)*20 + n%20 })
 		o.Refs[1] = tagRef("spec.containers[sidecar].image", o.Refs[0].Repo, "latest")
 		if err := rb.PutObject(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putBenchImagesAndStreams puts images 0..images-1 and streams 0..streams-1.
+func putBenchImagesAndStreams(rb *Rebuild, images, streams int) error {
+	for i := range images {
+		if err := rb.PutImage(benchImage(i)); err != nil {
+			return err
+		}
+	}
+	for s := range streams {
+		if err := rb.PutStream(benchStream(s)); err != nil {
 			return err
 		}
 	}

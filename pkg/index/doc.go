@@ -27,6 +27,10 @@
 //     or Confirm), swept by ExpirePending.
 //   - Rebuilds (rebuild.go) through WriteBatch, Check and Diff (the self-check and `pruneguard
 //     index verify`), Stats (`pruneguard index stats`), and the value-log GC loop (RunGC).
+//   - Temporary indexes (temporary.go, Options.Temporary) for the one-shot prune: no
+//     compaction while a rebuild loads them, one merge when it finishes.
+//   - An in-memory filter of the object keys written (objfilter.go), so that PutObject of an
+//     object the index never held reads nothing from Badger.
 //
 // # Schema versions and rebuilds
 //

@@ -21,7 +21,7 @@ import (
 // SchemaVersion is the version of the key layout (keys.go) and record encoding (records.go).
 // Raise it with any change to either; Open then wipes an index of another version and reports
 // StatusSchemaChanged, and the caller rebuilds it from the API server.
-const SchemaVersion uint32 = 3
+const SchemaVersion uint32 = 4
 
 // Status says what Open found and whether the caller must rebuild the index before using it.
 type Status int
@@ -71,6 +71,15 @@ type Options struct {
 	MemTableSize, ValueLogFileSize int64
 	// ReadOnly opens the index for reading only (no schema repair, no writes, no GC).
 	ReadOnly bool
+	// Temporary says the index is thrown away after one use (the one-shot prune,
+	// --from-file): favour load speed and low memory over crash safety. It answers every
+	// model.Reader call exactly like a normal index. What changes is how the tables are kept
+	// (temporaryOptions): no compaction runs while the index is written, and a rebuild's
+	// Finish merges everything it wrote in one pass instead. Apply still works, but its
+	// writes pile up in level-0 tables that are never merged, so a Temporary index suits one
+	// rebuild followed by reads, and no read may run while that rebuild's Finish runs (the
+	// merge reopens Badger).
+	Temporary bool
 }
 
 // Index is the Badger reference index. It is safe for concurrent use: reads run in parallel,
@@ -78,6 +87,7 @@ type Options struct {
 // and a mutex orders writers instead).
 type Index struct {
 	db         *badger.DB
+	opts       Options
 	dir        string
 	log        logr.Logger
 	now        func() time.Time
@@ -90,6 +100,9 @@ type Index struct {
 	// records are few (admissions not yet seen by a watch), and knowing which objects have
 	// one saves PutObject, the tracker's hot path, a Badger read per object.
 	pending map[string]bool
+	// objects filters the object-record keys (objfilter.go), guarded by wmu; nil when
+	// read-only.
+	objects *keyFilter
 	// subs are the OnCommit subscribers.
 	subs subscribers
 }
@@ -153,6 +166,9 @@ func badgerOptions(o Options) badger.Options {
 	// Badger replays whole transactions or none. Syncing each commit would cap the write rate.
 	opts = opts.WithSyncWrites(false)
 	opts = opts.WithReadOnly(o.ReadOnly)
+	if o.Temporary {
+		opts = temporaryOptions(opts)
+	}
 	return opts
 }
 
@@ -176,12 +192,15 @@ func Open(o Options) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to open index in %s: %w", o.Dir, err)
 	}
-	ix := &Index{db: db, dir: o.Dir, log: o.Logger, now: o.Now}
+	ix := &Index{db: db, opts: o, dir: o.Dir, log: o.Logger, now: o.Now}
 	if ix.now == nil {
 		ix.now = time.Now
 	}
 	if ix.status, err = ix.checkSchema(o.ReadOnly); err == nil {
 		err = ix.loadPendingKeys()
+	}
+	if err == nil && !o.ReadOnly {
+		err = ix.loadObjectFilter()
 	}
 	if err != nil {
 		_ = db.Close()
@@ -241,6 +260,7 @@ func (ix *Index) wipe() error {
 		return fmt.Errorf("failed to wipe index: %w", err)
 	}
 	ix.pending = map[string]bool{}
+	ix.objects = newKeyFilter(0)
 	return ix.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(metaKey(metaSchema), binary.BigEndian.AppendUint32(nil, SchemaVersion))
 	})

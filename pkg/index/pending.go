@@ -111,18 +111,19 @@ func (ix *Index) loadPendingKeys() error {
 // loadPending reads the pending record of k, skipping the read when the index knows there
 // is none: the batches not yet published say so first, then ix.pending.
 func (w *writer) loadPending(k model.ObjectKey) (storedObject, bool, error) {
-	key := pendingKey(k)
+	var buf [128]byte // the object key of a pod fits: no allocation for the common miss
+	objKey := appendObjKey(buf[:0], k)
 	present, known := false, false
 	for b := w; b != nil && !known; b = b.inflight {
-		present, known = b.pending[string(key[1:])]
+		present, known = b.pending[string(objKey)]
 	}
 	if !known {
-		present = w.ix.pending[string(key[1:])]
+		present = w.ix.pending[string(objKey)]
 	}
 	if !present {
 		return storedObject{}, false, nil
 	}
-	return w.loadObject(key, k)
+	return w.loadObject(pendingKey(k), k)
 }
 
 // notePending journals that k's pending record now exists or not; the commit publishes it.

@@ -45,7 +45,11 @@ func (r *Rebuild) PutObject(o model.Object) error {
 		return err
 	}
 	rec := storedObject{Object: o, Since: r.now}
-	return r.record(o.Key.String(), objectKey(o.Key), encodeObject(rec), refEntries(stateConfirmed, &rec)...)
+	key := objectKey(o.Key)
+	r.ix.wmu.Lock()
+	r.ix.objects.add(key)
+	r.ix.wmu.Unlock()
+	return r.record(o.Key.String(), key, encodeObject(rec), refEntries(stateConfirmed, &rec)...)
 }
 
 // PutPending adds a pending record (Check copies pending state this way).
@@ -119,13 +123,24 @@ func (r *Rebuild) Finish(ctx context.Context) error {
 	if err := r.wb.Flush(); err != nil {
 		return fmt.Errorf("failed to flush rebuild: %w", err)
 	}
+	// A Temporary index merges what the rebuild wrote before counting, so that the count's
+	// reads (a scan of every blob entry and a read of every stream's images) meet one level
+	// instead of every level-0 table; the counts themselves stay in a few small level-0
+	// tables. A durable index counts first and flattens everything after.
+	if r.ix.opts.Temporary {
+		if err := r.ix.mergeTemporary(); err != nil {
+			return err
+		}
+	}
 	if err := r.ix.recount(ctx); err != nil {
 		return fmt.Errorf("failed to count blobs after rebuild: %w", err)
 	}
 	// A rebuild lands as a pile of overlapping level-0 tables that every read would consult
 	// until background compaction catches up; compact them now, before serving lookups.
-	if err := r.ix.db.Flatten(numCompactors); err != nil {
-		return fmt.Errorf("failed to compact index after rebuild: %w", err)
+	if !r.ix.opts.Temporary {
+		if err := r.ix.db.Flatten(numCompactors); err != nil {
+			return fmt.Errorf("failed to compact index after rebuild: %w", err)
+		}
 	}
 	err := r.ix.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(metaKey(metaComplete), encodeCount(uint64(r.now.Unix())))

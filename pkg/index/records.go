@@ -18,8 +18,9 @@ import (
 // touches are what the process keeps resident: digests take the key encoding (33 bytes for
 // sha256), well-known media types and reference kinds a one-byte code, an image's pull spec
 // that ends in "@" + its digest only its part before the "@", and a reference's pull spec
-// only what its match keys do not say (rawForm). A change of any record's layout is a change
-// of SchemaVersion.
+// only what its match keys do not say (rawForm), a reference's field path and a well-known
+// registry host a one-byte code (refforms.go). A change of any record's layout is a change of
+// SchemaVersion.
 
 // zeroTime stands for time.Time{}, which has no unix-nanosecond representation.
 const zeroTime = math.MinInt64
@@ -251,13 +252,13 @@ func encodeObject(o storedObject) []byte {
 	w = w.uvarint(uint64(len(o.Refs)))
 	for i := range o.Refs {
 		ref := &o.Refs[i]
-		w = w.str(ref.FieldPath).str(ref.Container).refKind(ref.Kind).str(ref.Repo).str(ref.Tag)
+		w = w.str(ref.Container).fieldPath(ref.FieldPath, ref.Container).refKind(ref.Kind).str(ref.Repo).str(ref.Tag)
 		w = w.digest(ref.Digest).rawSpec(ref).str(ref.Invalid).bool(ref.Extra)
 	}
 	return w
 }
 
-// minRefSize is the encoded size of a Ref whose strings are all empty: six one-byte string
+// minRefSize bounds the encoded size of a Ref from below (all strings empty): six one-byte string
 // lengths, the kind code, the raw digest form and its length, the raw form, the bool.
 const minRefSize = 6 + 1 + 2 + 1 + 1
 
@@ -270,7 +271,8 @@ func decodeObject(key model.ObjectKey, b []byte) (storedObject, error) {
 		o.Refs = make([]model.Ref, n)
 		for i := range o.Refs {
 			ref := &o.Refs[i]
-			ref.FieldPath, ref.Container, ref.Kind = r.str(), r.str(), r.refKind()
+			ref.Container = r.str()
+			ref.FieldPath, ref.Kind = r.fieldPath(ref.Container), r.refKind()
 			ref.Repo, ref.Tag, ref.Digest = r.str(), r.str(), r.digest()
 			ref.Raw = r.rawSpec(ref.Repo, ref.Tag, ref.Digest)
 			ref.Invalid, ref.Extra = r.str(), r.bool()
@@ -340,31 +342,6 @@ func encodeStream(s model.Stream) []byte {
 		}
 	}
 	return w
-}
-
-func decodeStream(ns, name string, b []byte) (model.Stream, error) {
-	r := &recordReader{b: b}
-	s := model.Stream{Namespace: ns, Name: name}
-	s.Created, s.ResourceVersion = r.time(), r.str()
-	if n := r.count(2); n > 0 {
-		s.Tags = make([]model.Tag, n)
-		for i := range s.Tags {
-			t := &s.Tags[i]
-			t.Name = r.str()
-			if m := r.count(14); m > 0 {
-				t.Items = make([]model.TagItem, m)
-				for j := range t.Items {
-					it := &t.Items[j]
-					it.Image, it.Created = r.digest(), r.time()
-					it.DockerImageReference, it.Generation = r.pullSpec(it.Image), r.varint()
-				}
-			}
-		}
-	}
-	if err := r.done("image stream " + ns + "/" + name); err != nil {
-		return model.Stream{}, err
-	}
-	return s, nil
 }
 
 func encodeLimitRange(l model.LimitRange) []byte { return recordWriter(nil).i64(l.MaxImageSize) }

@@ -143,6 +143,9 @@ func sameMatchKeys(a, b model.Ref) bool {
 }
 
 func (w *writer) loadObject(key []byte, k model.ObjectKey) (storedObject, bool, error) {
+	if key[0] == prefixObject && !w.ix.objects.mayContain(key) {
+		return storedObject{}, false, nil // never written: no read
+	}
 	val, found, err := w.get(key)
 	if err != nil || !found {
 		return storedObject{}, false, err

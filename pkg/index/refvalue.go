@@ -11,11 +11,12 @@ import (
 // what its key holds, so that "who references D?" is one prefix scan with no read of the
 // object records:
 //
-//	time(Created) time(Since) str(Phase) str(FieldPath) str(Container) kind(Ref.Kind)
+//	time(Created) time(Since) str(Phase) str(Container) path(FieldPath) kind(Ref.Kind)
 //	[str(Ref.Tag), digest entries only] raw(Ref.Raw) bool(Ref.Extra)
 //
-// str and time are as in records.go. kind is refKindCodes' one-byte code, or 0 and a str. raw
-// stores the pull spec without the match keys the key already holds (rawForm). The object's Phase,
+// str and time are as in records.go. kind is refKindCodes' one-byte code, or 0 and a str. path
+// is a field path in its compact form (refforms.go). raw stores the pull spec without the
+// match keys the key already holds (rawForm), a known registry host as a code (rawHost). The object's Phase,
 // Created and Since are copied into each of its entries: an update that changes them
 // rewrites the object's entries, which is rare (phase moves a few times in a pod's life),
 // while lookups are many.
@@ -108,13 +109,12 @@ func (r *recordReader) refKind() model.RefKind {
 
 // rawSpec writes ref's pull spec in its form (rawForm).
 func (w recordWriter) rawSpec(ref *model.Ref) recordWriter {
-	form, stored := rawForm(ref.Raw, ref.Repo, ref.Tag, ref.Digest)
-	return w.u8(form).str(stored)
+	return w.rawHost(rawForm(ref.Raw, ref.Repo, ref.Tag, ref.Digest))
 }
 
 // rawSpec reads a pull spec written by rawSpec for a reference with these match keys.
 func (r *recordReader) rawSpec(repo, tag, digest string) string {
-	form, stored := r.u8(), r.str()
+	form, stored := r.rawHost()
 	parts, _, ok := rawSuffix(form, repo, tag, digest)
 	spec := stored + parts[0] + parts[1] + parts[2] + parts[3]
 	if !ok {
@@ -128,7 +128,7 @@ func (r *recordReader) rawSpec(repo, tag, digest string) string {
 // encodeRefValue encodes the value of the reverse entry of ref, a reference of o.
 func encodeRefValue(o *storedObject, ref *model.Ref) []byte {
 	w := recordWriter(make([]byte, 0, 24+len(o.Phase)+len(ref.FieldPath)+len(ref.Container)+len(ref.Raw)+len(ref.Tag)))
-	w = w.time(o.Created).time(o.Since).str(o.Phase).str(ref.FieldPath).str(ref.Container).refKind(ref.Kind)
+	w = w.time(o.Created).time(o.Since).str(o.Phase).str(ref.Container).fieldPath(ref.FieldPath, ref.Container).refKind(ref.Kind)
 	if ref.Digest != "" {
 		w = w.str(ref.Tag)
 	}
@@ -141,7 +141,8 @@ func decodeRefValue(p *parsedKey, b []byte) (model.Referrer, error) {
 	ref := model.Referrer{Object: p.Object, Pending: p.State == statePending,
 		Ref: model.Ref{Repo: p.Repo, Tag: p.Tag, Digest: p.Digest}}
 	ref.Created, ref.Since, ref.Phase = r.time(), r.time(), r.str()
-	ref.Ref.FieldPath, ref.Ref.Container, ref.Ref.Kind = r.str(), r.str(), r.refKind()
+	ref.Ref.Container = r.str()
+	ref.Ref.FieldPath, ref.Ref.Kind = r.fieldPath(ref.Ref.Container), r.refKind()
 	if p.Prefix == prefixRefDigest {
 		ref.Ref.Tag = r.str()
 	}

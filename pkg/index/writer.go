@@ -114,6 +114,9 @@ func (w *writer) put(wr write) error {
 	if len(wr.key) == 0 {
 		return errors.New("empty index key")
 	}
+	if wr.key[0] == prefixObject && !wr.del {
+		w.ix.objects.add(wr.key)
+	}
 	w.latest[string(wr.key)] = len(w.writes)
 	w.writes = append(w.writes, wr)
 	return nil
