@@ -38,7 +38,7 @@ func OpenDump(ctx context.Context, in io.Reader, o DumpOptions) (model.Reader, f
 	if err != nil {
 		return nil, nil, fmt.Errorf("failed to create the temporary index directory: %w", err)
 	}
-	ix, err := index.Open(index.Options{Dir: dir})
+	ix, err := index.Open(index.Options{Dir: dir, Temporary: true})
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, nil, fmt.Errorf("failed to open the temporary index in %s: %w", dir, err)

@@ -9,14 +9,15 @@ import (
 	"io"
 	"unicode"
 
-	"k8s.io/apimachinery/pkg/util/yaml"
+	jsoniter "github.com/json-iterator/go"
 )
 
 // readDump calls fn with every object of a dump, one at a time, as raw JSON. A JSON dump is
-// read token by token: the items of a List are decoded one by one as the decoder reaches them,
+// read token by token: the items of a List are passed one by one as the reader reaches them,
 // so memory stays bounded by the largest object whatever the size of the List (decoding the
 // whole List first took some 30 times the dump's size at 200,000 images). A YAML dump is read
-// one document at a time, each converted to JSON; a List document is held whole.
+// line by line: the items of a List document one at a time too (see yamlDocument), any other
+// document whole.
 func readDump(in io.Reader, fn func(raw []byte) error) error {
 	br := bufio.NewReaderSize(in, 256<<10)
 	first, err := firstByte(br)
@@ -27,7 +28,7 @@ func readDump(in io.Reader, fn func(raw []byte) error) error {
 		return fmt.Errorf("failed to read the dump: %w", err)
 	}
 	if first == '{' {
-		return readJSONDump(json.NewDecoder(br), fn)
+		return readJSONDump(jsoniter.Parse(dumpJSON, br, 64<<10), fn)
 	}
 	return readYAMLDump(br, fn)
 }
@@ -45,135 +46,132 @@ func firstByte(br *bufio.Reader) (byte, error) {
 	}
 }
 
-// readJSONDump reads JSON documents one after another.
-func readJSONDump(dec *json.Decoder, fn func([]byte) error) error {
+// readJSONDump reads JSON documents one after another. json-iterator's reader scans the
+// dump several times as fast as encoding/json's Decoder, and each item is copied out once.
+func readJSONDump(it *jsoniter.Iterator, fn func([]byte) error) error {
 	for doc := 1; ; doc++ {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
+		next := it.WhatIsNext()
+		if next == jsoniter.InvalidValue && errors.Is(it.Error, io.EOF) {
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("failed to decode document %d of the dump: %w", doc, err)
+		if it.Error != nil {
+			return fmt.Errorf("failed to decode document %d of the dump: %w", doc, it.Error)
 		}
-		if tok != json.Delim('{') {
-			return fmt.Errorf("failed to decode document %d of the dump: found %v where an object starts", doc, tok)
+		if next != jsoniter.ObjectValue {
+			return fmt.Errorf("failed to decode document %d of the dump: found %s where an object starts", doc, valueName(next))
 		}
-		if err := readJSONDocument(dec, fn); err != nil {
+		if err := readJSONDocument(it, fn); err != nil {
 			return fmt.Errorf("document %d of the dump: %w", doc, err)
 		}
 	}
 }
 
-// readJSONDocument reads the fields of one document whose '{' was read: the elements of an
-// "items" array are passed to fn one at a time (the document is a List, as
-// unstructured.Unstructured.IsList decides); without one, the document is itself an object.
-func readJSONDocument(dec *json.Decoder, fn func([]byte) error) error {
-	fields := map[string]json.RawMessage{}
-	list := false
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("failed to decode a field name: %w", err)
-		}
-		key, _ := tok.(string)
-		if key != "items" {
-			var v json.RawMessage
-			if err := dec.Decode(&v); err != nil {
-				return fmt.Errorf("failed to decode field %q: %w", key, err)
-			}
-			fields[key] = v
-			continue
-		}
-		isArray, err := readJSONItems(dec, fn)
-		if err != nil {
-			return err
-		}
-		list = list || isArray
+func valueName(v jsoniter.ValueType) string {
+	switch v {
+	case jsoniter.StringValue:
+		return "a string"
+	case jsoniter.NumberValue:
+		return "a number"
+	case jsoniter.NilValue:
+		return "null"
+	case jsoniter.BoolValue:
+		return "a boolean"
+	case jsoniter.ArrayValue:
+		return "an array"
 	}
-	if _, err := dec.Token(); err != nil { // the closing '}'
-		return fmt.Errorf("failed to decode the end of the document: %w", err)
+	return "an invalid value"
+}
+
+// readJSONDocument reads the fields of one document, an object: the elements of an "items"
+// array are passed to fn one at a time (the document is a List, as
+// unstructured.Unstructured.IsList decides); without one, the document is itself an object,
+// passed whole (less any "items" field that is not an array).
+func readJSONDocument(it *jsoniter.Iterator, fn func([]byte) error) error {
+	var fields []byte
+	list := false
+	var failed error
+	it.ReadObjectCB(func(it *jsoniter.Iterator, key string) bool {
+		if key != "items" {
+			raw := it.SkipAndReturnBytes()
+			if it.Error == nil && !list {
+				fields = appendField(fields, key, raw)
+			}
+			return it.Error == nil
+		}
+		isArray, err := readJSONItems(it, fn)
+		list = list || isArray
+		failed = err
+		return err == nil
+	})
+	if failed != nil {
+		return failed
+	}
+	if it.Error != nil {
+		return fmt.Errorf("failed to decode the document: %w", it.Error)
 	}
 	if list {
 		return nil
 	}
-	raw, err := json.Marshal(fields)
-	if err != nil {
-		return fmt.Errorf("failed to re-encode the document: %w", err)
+	if fields == nil {
+		return fn([]byte("{}"))
 	}
-	return fn(raw)
+	return fn(append(fields, '}'))
+}
+
+// appendField appends "key":raw to the object being rebuilt in fields.
+func appendField(fields []byte, key string, raw []byte) []byte {
+	if fields == nil {
+		fields = append(make([]byte, 0, 2*len(raw)+len(key)+4), '{')
+	} else {
+		fields = append(fields, ',')
+	}
+	name, _ := json.Marshal(key) // a string always encodes
+	fields = append(append(fields, name...), ':')
+	return append(fields, raw...)
 }
 
 // readJSONItems reads the value of an "items" field: each element of an array is passed to
 // fn; any other value is skipped and reported as not an array.
-func readJSONItems(dec *json.Decoder, fn func([]byte) error) (bool, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return false, fmt.Errorf("failed to decode field \"items\": %w", err)
+func readJSONItems(it *jsoniter.Iterator, fn func([]byte) error) (bool, error) {
+	if it.WhatIsNext() != jsoniter.ArrayValue {
+		it.Skip()
+		if it.Error != nil {
+			return false, fmt.Errorf("failed to decode field \"items\": %w", it.Error)
+		}
+		return false, nil
 	}
-	switch tok {
-	case json.Delim('['):
-	case json.Delim('{'):
-		return false, skipJSON(dec, 1)
-	default:
-		return false, nil // a scalar was consumed whole
-	}
-	for i := 0; dec.More(); i++ {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return true, fmt.Errorf("failed to decode item %d: %w", i, err)
+	i := 0
+	var failed error
+	it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
+		raw := it.SkipAndReturnBytes()
+		if it.Error != nil {
+			failed = fmt.Errorf("failed to decode item %d: %w", i, it.Error)
+			return false
 		}
 		if err := fn(raw); err != nil {
-			return true, fmt.Errorf("item %d: %w", i, err)
+			failed = fmt.Errorf("item %d: %w", i, err)
+			return false
 		}
+		i++
+		return true
+	})
+	if failed != nil {
+		return true, failed
 	}
-	if _, err := dec.Token(); err != nil { // the closing ']'
-		return true, fmt.Errorf("failed to decode the end of the items: %w", err)
+	if it.Error != nil {
+		return true, fmt.Errorf("failed to decode item %d: %w", i, it.Error)
 	}
 	return true, nil
 }
 
-// skipJSON consumes tokens until depth open delimiters are closed.
-func skipJSON(dec *json.Decoder, depth int) error {
-	for depth > 0 {
-		tok, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("failed to decode field \"items\": %w", err)
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
+// readJSONBytes reads one document converted from YAML as readJSONDocument reads it.
+func readJSONBytes(js []byte, fn func([]byte) error) error {
+	if js = bytes.TrimSpace(js); len(js) == 0 || bytes.Equal(js, []byte("null")) {
+		return nil // an empty document, e.g. after a trailing "---"
 	}
-	return nil
-}
-
-// readYAMLDump reads "---"-separated YAML documents; each is converted to JSON and read as
-// readJSONDocument reads it.
-func readYAMLDump(br *bufio.Reader, fn func([]byte) error) error {
-	docs := yaml.NewYAMLReader(br)
-	for doc := 1; ; doc++ {
-		data, err := docs.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("failed to read document %d of the dump: %w", doc, err)
-		}
-		js, err := yaml.ToJSON(data)
-		if err != nil {
-			return fmt.Errorf("failed to decode document %d of the dump: %w", doc, err)
-		}
-		if js = bytes.TrimSpace(js); len(js) == 0 || bytes.Equal(js, []byte("null")) {
-			continue // an empty document, e.g. after a trailing "---"
-		}
-		dec := json.NewDecoder(bytes.NewReader(js))
-		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-			return fmt.Errorf("failed to decode document %d of the dump: it is not an object", doc)
-		}
-		if err := readJSONDocument(dec, fn); err != nil {
-			return fmt.Errorf("document %d of the dump: %w", doc, err)
-		}
+	it := jsoniter.ParseBytes(dumpJSON, js)
+	if it.WhatIsNext() != jsoniter.ObjectValue {
+		return fmt.Errorf("it is not an object")
 	}
+	return readJSONDocument(it, fn)
 }

@@ -114,6 +114,7 @@ func TestTypeOf(t *testing.T) {
 		{"white space between tokens is skipped", "{ \"kind\" :\n\t\"Image\" , \"apiVersion\" : \"image.openshift.io/v1\" }",
 			"image.openshift.io/v1", "Image"},
 		{"an escaped value is unescaped", `{"kind":"P\u006fd"}`, "", "Pod"},
+		{"invalid UTF-8 is replaced as encoding/json replaces it", "{\"kind\":\"P\xffd\"}", "", "P\uFFFDd"},
 		{"an object without them has neither", `{"metadata":{"name":"a"}}`, "", ""},
 		{"an empty object has neither", `{}`, "", ""},
 	}

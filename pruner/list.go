@@ -94,7 +94,7 @@ func ListCluster(ctx context.Context, c client.Client, o ListOptions) (*Listing,
 	if err != nil {
 		return nil, fmt.Errorf("failed to create the temporary index directory: %w", err)
 	}
-	ix, err := index.Open(index.Options{Dir: dir})
+	ix, err := index.Open(index.Options{Dir: dir, Temporary: true})
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("failed to open the temporary index in %s: %w", dir, err)

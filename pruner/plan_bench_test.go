@@ -25,7 +25,8 @@ const candidateSamples = 1000
 //   - full-plan: the one-shot prune's full scan, as `prune images --from-file` runs it: read
 //     every object of the dump, build the (temporary) index, plan the whole policy. The API
 //     server's paging is left out (BenchmarkOneShotPlan measures it at size S), so this is the
-//     cheaper side of oc's way;
+//     cheaper side of oc's way; full-plan-load-s is the part of it spent loading the dump
+//     (OpenDump);
 //   - index-plan: the same whole plan from an index that is already built, as the continuous
 //     mode's round makes it from the live index;
 //   - candidate: one image decided from that index with PlanImage (what the continuous mode
@@ -42,7 +43,7 @@ func BenchmarkPlan(b *testing.B) {
 
 // planFigures are what one BenchmarkPlan iteration measures.
 type planFigures struct {
-	full, index            time.Duration
+	full, load, index      time.Duration
 	fullRSS, indexRSS      float64
 	candidates             []time.Duration
 	items, images, images2 int
@@ -63,6 +64,7 @@ func benchPlanSize(b *testing.B, size synth.Size) {
 	}
 	b.ReportMetric(last.full.Seconds(), "full-plan-s")
 	b.ReportMetric(last.fullRSS, "full-plan-MiB/peak-rss")
+	b.ReportMetric(last.load.Seconds(), "full-plan-load-s")
 	b.ReportMetric(last.index.Seconds(), "index-plan-s")
 	b.ReportMetric(last.indexRSS, "index-plan-MiB/peak-rss")
 	var sum time.Duration
@@ -116,6 +118,7 @@ func planOnce(b *testing.B, dump string, digests []string, policy pruner.Policy)
 	if err != nil {
 		b.Fatal(err)
 	}
+	fig.load = time.Since(start)
 	defer func() {
 		if err := closeFn(); err != nil {
 			b.Error(err)
