@@ -36,6 +36,7 @@ type serveOptions struct {
 	leaderElect             bool
 	leaderElectionID        string
 	leaderElectionNamespace string
+	lease                   server.LeaseTiming
 	pendingTTL              time.Duration
 	verbosity               int
 	pruning                 string
@@ -133,6 +134,9 @@ func (o *serveOptions) register(cmd *cobra.Command) {
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "Run the pruner only on the replica holding a Lease; the webhook and the tracker run on every replica.")
 	f.StringVar(&o.leaderElectionID, "leader-election-id", server.DefaultLeaderElectionID, "Name of the Lease.")
 	f.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "Namespace of the Lease. Default: $POD_NAMESPACE, else the service account's namespace.")
+	f.DurationVar(&o.lease.LeaseDuration, "leader-elect-lease-duration", server.DefaultLeaseDuration, "How long the other replicas wait after the leader last renewed the Lease before one of them takes it over (the longest a dead leader's pruner stays idle).")
+	f.DurationVar(&o.lease.RenewDeadline, "leader-elect-renew-deadline", server.DefaultRenewDeadline, "How long the leader keeps failing to renew before it stops pruning; must be below --leader-elect-lease-duration.")
+	f.DurationVar(&o.lease.RetryPeriod, "leader-elect-retry-period", server.DefaultRetryPeriod, "How often the leader renews the Lease and the other replicas try to acquire it.")
 	f.DurationVar(&o.pendingTTL, "pending-ttl", webhook.DefaultPendingTTL, "How long a reference recorded at admission protects its image without the object appearing in a watch (another admission plugin may have refused it).")
 	f.IntVarP(&o.verbosity, "verbosity", "v", 0, "Log verbosity: 0 logs what an operator acts on, 1 adds debugging detail, 2 adds Badger's.")
 	f.StringVar(&o.pruning, "pruning", pruningOff, `Pruning mode: "off" (track references only) or "continuous" (prune on the leader).`)
@@ -170,6 +174,8 @@ func (o *serveOptions) validate(cmd *cobra.Command) (serveConfig, error) {
 		return serveConfig{}, errors.New("--prune-interval is the deprecated name of --full-round-interval: pass only --full-round-interval")
 	case o.numWorkers < 1:
 		return serveConfig{}, fmt.Errorf("invalid --num-workers %d: want at least 1", o.numWorkers)
+	case o.leaderElect && o.lease.Validate() != nil:
+		return serveConfig{}, fmt.Errorf("invalid --leader-elect-lease-duration, --leader-elect-renew-deadline or --leader-elect-retry-period: %w", o.lease.Validate())
 	case o.pruning != pruningOff && o.pruning != pruningContinuous:
 		return serveConfig{}, fmt.Errorf("invalid --pruning %q: want %q or %q", o.pruning, pruningOff, pruningContinuous)
 	case o.pruning == pruningContinuous && o.leaderElectionNamespace == "":
@@ -218,6 +224,7 @@ func (o *serveOptions) validate(cmd *cobra.Command) (serveConfig, error) {
 		LeaderElect:             o.leaderElect,
 		LeaderElectionID:        o.leaderElectionID,
 		LeaderElectionNamespace: o.leaderElectionNamespace,
+		Lease:                   o.lease,
 		PendingTTL:              o.pendingTTL,
 	}}, nil
 }

@@ -8,8 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/pruneguard/pruneguard/pkg/index"
 	"github.com/pruneguard/pruneguard/pkg/model"
+	"github.com/pruneguard/pruneguard/pkg/server"
 	"github.com/pruneguard/pruneguard/pruner"
 )
 
@@ -151,14 +154,7 @@ func TestServeFullRoundInterval(t *testing.T) {
 		{name: "a zero interval is refused", args: []string{"--full-round-interval=0s"}, wantErr: "invalid --full-round-interval"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var got *serveConfig
-			run := func(_ context.Context, _ Streams, c serveConfig) error { got = &c; return nil }
-			var errOut strings.Builder
-			cmd := newServeCommandWith(Streams{Out: io.Discard, Err: &errOut}, run)
-			cmd.SetOut(io.Discard)
-			cmd.SetErr(&errOut)
-			cmd.SetArgs(append(append([]string(nil), base...), tc.args...))
-			err := cmd.Execute()
+			got, cmd, errOut, err := parseServe(append(append([]string(nil), base...), tc.args...))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
@@ -171,9 +167,54 @@ func TestServeFullRoundInterval(t *testing.T) {
 			if got.Server.Pruning.Interval != tc.want {
 				t.Errorf("Interval = %s, want %s", got.Server.Pruning.Interval, tc.want)
 			}
-			if deprecated := strings.Contains(errOut.String(), "deprecated"); deprecated != cmd.Flags().Changed("prune-interval") {
-				t.Errorf("deprecation warning printed = %v for args %v: %q", deprecated, tc.args, errOut.String())
+			if deprecated := strings.Contains(errOut, "deprecated"); deprecated != cmd.Flags().Changed("prune-interval") {
+				t.Errorf("deprecation warning printed = %v for args %v: %q", deprecated, tc.args, errOut)
 			}
 		})
 	}
+}
+
+func TestServeLeaseTiming(t *testing.T) {
+	base := []string{"--data-dir=/d", "--cert-dir=/c", "--leader-elect", "--leader-election-namespace=pg"}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    server.LeaseTiming
+		wantErr string
+	}{
+		{name: "the lease timing defaults to controller-runtime's", want: server.LeaseTiming{LeaseDuration: server.DefaultLeaseDuration, RenewDeadline: server.DefaultRenewDeadline, RetryPeriod: server.DefaultRetryPeriod}},
+		{name: "the three flags set the lease timing", args: []string{"--leader-elect-lease-duration=30s", "--leader-elect-renew-deadline=20s", "--leader-elect-retry-period=4s"}, want: server.LeaseTiming{LeaseDuration: 30 * time.Second, RenewDeadline: 20 * time.Second, RetryPeriod: 4 * time.Second}},
+		{name: "a renew deadline as long as the lease is refused", args: []string{"--leader-elect-lease-duration=10s"}, wantErr: "RenewDeadline 10s must be shorter than LeaseDuration 10s"},
+		{name: "a retry period too close to the renew deadline is refused", args: []string{"--leader-elect-retry-period=9s"}, wantErr: "invalid --leader-elect-lease-duration, --leader-elect-renew-deadline or --leader-elect-retry-period"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, _, err := parseServe(append(append([]string(nil), base...), tc.args...))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Server.Lease != tc.want {
+				t.Errorf("Lease = %+v, want %+v", got.Server.Lease, tc.want)
+			}
+		})
+	}
+}
+
+// parseServe runs serve's flag parsing and validation on args and returns the configuration
+// serve would have run with, the command, and what it printed on stderr.
+func parseServe(args []string) (*serveConfig, *cobra.Command, string, error) {
+	var got *serveConfig
+	run := func(_ context.Context, _ Streams, c serveConfig) error { got = &c; return nil }
+	var errOut strings.Builder
+	cmd := newServeCommandWith(Streams{Out: io.Discard, Err: &errOut}, run)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	return got, cmd, errOut.String(), err
 }

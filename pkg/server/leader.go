@@ -52,6 +52,11 @@ func (t LeaseTiming) withDefaults() LeaseTiming {
 	return t
 }
 
+// Validate checks t, its zero fields taken as their defaults, as Run will.
+func (t LeaseTiming) Validate() error {
+	return t.withDefaults().validate()
+}
+
 // validate checks what client-go's elector requires, naming the fields: the leader must give
 // up before candidates take over, and must be able to retry within its renew deadline
 // (client-go jitters each retry by up to 1.2 retry periods).

@@ -43,6 +43,7 @@ func TestInvalidValuesAreRefusedAtRenderTime(t *testing.T) {
 			m{"pruning": m{"caBundle": testCA, "registryURL": "http://registry:5000"}}, "http://"},
 		{"the prune job may not share the serve ServiceAccount",
 			m{"pruning": m{"mode": "cronjob", "cronJob": m{"serviceAccountName": fullname}}}, "must differ"},
+		{"a lease duration that is not a duration is refused", m{"leaderElection": m{"leaseDuration": "15 seconds"}}, "leaseDuration"},
 		{"an issuerRef without a name is refused", m{"certManager": m{"issuerRef": m{"kind": "ClusterIssuer"}}}, "name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

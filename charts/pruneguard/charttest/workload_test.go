@@ -202,6 +202,15 @@ func TestServeArgumentsFollowTheModeAndCertificates(t *testing.T) {
 				!slices.Contains(args, "--leader-election-id="+fullname+"-leader") {
 				t.Errorf("args %v do not run serve with leader election on the chart's Lease", args)
 			}
+			lease := []string{"15s", "10s", "2s"}
+			if le, ok := v.values["leaderElection"].(m); ok {
+				lease = []string{le["leaseDuration"].(string), le["renewDeadline"].(string), le["retryPeriod"].(string)}
+			}
+			for i, flag := range []string{"--leader-elect-lease-duration=", "--leader-elect-renew-deadline=", "--leader-elect-retry-period="} {
+				if !slices.Contains(args, flag+lease[i]) {
+					t.Errorf("args %v lack %s%s", args, flag, lease[i])
+				}
+			}
 			continuous := mode(v) == "continuous"
 			if slices.Contains(args, "--pruning=continuous") != continuous || slices.Contains(args, "--pruning=off") == continuous {
 				t.Errorf("mode %s, args %v", mode(v), args)
