@@ -12,6 +12,10 @@ import (
 	jsoniter "github.com/json-iterator/go"
 )
 
+// dumpJSON decodes a dump's objects as the API machinery's JSON codec decodes them: field
+// names are case-sensitive; names written with escape sequences are recognised.
+var dumpJSON = jsoniter.Config{CaseSensitive: true, ValidateJsonRawMessage: true}.Froze()
+
 // readDump calls fn with every object of a dump, one at a time, as raw JSON. A JSON dump is
 // read token by token: the items of a List are passed one by one as the reader reaches them,
 // so memory stays bounded by the largest object whatever the size of the List (decoding the

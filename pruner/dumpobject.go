@@ -9,12 +9,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	sigsjson "sigs.k8s.io/json"
+
+	"github.com/pruneguard/pruneguard/pkg/slim"
 )
 
 // dumpTypes decodes the objects of a dump into their typed forms.
 type dumpTypes struct {
 	scheme *runtime.Scheme
-	// full decodes every field of every object, skipping the slim types of fastKinds (the
+	// full decodes every field of every object, skipping the slim types of pkg/slim (the
 	// tests compare both decodes).
 	full bool
 }
@@ -24,7 +26,7 @@ type dumpTypes struct {
 // kind with a scan of the top-level fields instead of a first full decode, which cost a
 // quarter of the load, then decodes as the API machinery's JSON serializer does
 // (case-sensitive field names, integers kept as int64), without conversion or defaulting:
-// the kinds the extraction reads through their slim types (fastKinds), any other kind whole.
+// the kinds the extraction reads through their slim types (pkg/slim), any other kind whole.
 func (d dumpTypes) decode(raw []byte) (runtime.Object, error) {
 	apiVersion, kind, err := typeOf(raw)
 	if err != nil {
@@ -38,8 +40,8 @@ func (d dumpTypes) decode(raw []byte) (runtime.Object, error) {
 		return nil, nil // not an API object the pruner reads
 	}
 	gvk := gv.WithKind(kind)
-	if dec := fastKinds[gvk]; dec != nil && !d.full {
-		obj, err := dec(raw)
+	if slim.Known(gvk) && !d.full {
+		obj, err := slim.Decode(dumpJSON, gvk, raw)
 		if err != nil {
 			return nil, fmt.Errorf("failed to decode %s: %w", gvk, err)
 		}

@@ -2,8 +2,10 @@ package webhook
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "github.com/openshift/api/apps/v1"
 	buildv1 "github.com/openshift/api/build/v1"
@@ -18,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	chart "github.com/pruneguard/pruneguard/charts/pruneguard"
+	"github.com/pruneguard/pruneguard/pkg/extract"
 	"github.com/pruneguard/pruneguard/pkg/scheme"
 )
 
@@ -119,6 +122,82 @@ func TestEveryReferrerKindIsRecordedByItsRequestKind(t *testing.T) {
 			}
 			if len(got) != 1 {
 				t.Errorf("pending %v, want exactly %s", got, want)
+			}
+		})
+	}
+}
+
+// The slim decode (pkg/slim) of every kind the webhook records extracts exactly what the
+// decode of the whole typed object extracts, from objects that carry the fields an API server
+// sends and the extraction does not read.
+func TestSlimDecodeExtractsAsTheTypedDecode(t *testing.T) {
+	image := registry + "/shop/app@" + digestA
+	objs := referrersOfKinds(image)
+	full := &corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "full", UID: "uid-full", ResourceVersion: "7",
+			CreationTimestamp: metav1.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Labels: map[string]string{"app": "web"},
+			ManagedFields:   []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationUpdate}},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web", UID: "rs"}}},
+		Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{{Name: "init", Image: "quay.io/a/init:1", Env: []corev1.EnvVar{{Name: "A", Value: "b"}}}},
+			Containers: []corev1.Container{{Name: "app", Image: image, Ports: []corev1.ContainerPort{{ContainerPort: 8080}}},
+				{Name: "bad", Image: "UPPER/Case:tag"}},
+			EphemeralContainers: []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: "busybox"}}},
+			Volumes:             []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+		},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.0.0.1",
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "app", ImageID: "x"}}}}
+	img := &imagev1.Image{TypeMeta: metav1.TypeMeta{APIVersion: "image.openshift.io/v1", Kind: "Image"},
+		ObjectMeta:           metav1.ObjectMeta{Name: digestA, Annotations: map[string]string{imagev1.ManagedByOpenShiftAnnotation: "true"}},
+		DockerImageReference: image, DockerImageManifestMediaType: "application/vnd.oci.image.manifest.v1+json",
+		DockerImageLayers: []imagev1.ImageLayer{{Name: digestA, LayerSize: 10, MediaType: "m"}}, DockerImageManifest: `{"schemaVersion":2}`}
+	objs = append(objs, full, img)
+	json := newJSON()
+	for _, obj := range objs {
+		gvk := obj.GetObjectKind().GroupVersionKind()
+		t.Run(gvk.Kind+"/"+obj.(metav1.Object).GetName(), func(t *testing.T) {
+			raw := mustJSON(t, obj)
+			req := metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind}
+			got, err := decodeObject(json, req, raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			typed := newObject(req)
+			if err := json.Unmarshal(raw, typed); err != nil {
+				t.Fatal(err)
+			}
+			if reflect.TypeOf(got) != reflect.TypeOf(typed) {
+				t.Fatalf("decoded a %T, want a %T", got, typed)
+			}
+			gotRes, err1 := extract.Object(got)
+			wantRes, err2 := extract.Object(typed)
+			if err1 != nil || err2 != nil {
+				t.Fatalf("extract: %v / %v", err1, err2)
+			}
+			if !reflect.DeepEqual(gotRes, wantRes) {
+				t.Errorf("slim decode extracts\n%#v\nthe typed decode\n%#v", gotRes, wantRes)
+			}
+			if gotRes.Referrer == nil && gotRes.Image == nil && gotRes.Stream == nil {
+				t.Errorf("nothing extracted from %s: the comparison tests nothing", raw)
+			}
+		})
+	}
+}
+
+// The slim decode still refuses what it reads when it has the wrong type, and an object whose
+// own kind is not the request's.
+func TestSlimDecodeRefusesMalformedReadFields(t *testing.T) {
+	json := newJSON()
+	pod := metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}
+	for name, raw := range map[string]string{
+		"containers that are not a list":            `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":"x"}}`,
+		"an image that is not a string":             `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":3}]}}`,
+		"a creation time that is not a time":        `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","creationTimestamp":"yesterday"}}`,
+		"a Deployment sent as a Pod is not decoded": `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"p"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if obj, err := decodeObject(json, pod, []byte(raw)); err == nil {
+				t.Fatalf("decoded %#v", obj)
 			}
 		})
 	}

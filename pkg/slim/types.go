@@ -1,7 +1,17 @@
-package pruner
+// Package slim decodes API objects through slim types: for each kind the extraction
+// (pkg/extract) reads, a type that declares only the fields it reads, with the same JSON names
+// and the same Go types as the API type, so that values decode the same, errors included.
+// json-iterator skips every other field without decoding it, and the slim object is then
+// copied into its API type, whose extraction is unchanged.
+//
+// The typed decode of every field was the largest cost of loading a dump for the one-shot
+// prune (16 of 27 s at 200,000 images) and of the webhook's handler time: most fields of a
+// Pod or an Image (managed fields, status, resources, volumes) are never read. Fields the
+// extraction does not read are therefore not type-checked: an object whose unread fields do
+// not match their API types still decodes.
+package slim
 
 import (
-	jsoniter "github.com/json-iterator/go"
 	appsv1 "github.com/openshift/api/apps/v1"
 	buildv1 "github.com/openshift/api/build/v1"
 	imagev1 "github.com/openshift/api/image/v1"
@@ -10,19 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 )
-
-// The fast decode of a dump's objects. The typed decode of every field of every object was
-// the largest cost of loading a dump (16 of 27 s at 200,000 images): most fields of a Pod or
-// an Image are never read by the extraction. For each kind the extraction reads, a slim type
-// declares only the fields it reads, with the same JSON names and the same Go types as the
-// API type (so values decode the same, errors included); json-iterator skips every other
-// field without decoding it. The slim object is then copied into the API type, whose
-// extraction is unchanged. Fields the pruner does not read are therefore no longer
-// type-checked: a dump whose unread fields do not match their API types still loads.
-
-// dumpJSON decodes the slim types as the API machinery's JSON codec decodes objects: field
-// names are case-sensitive. Field names written with escape sequences are recognised.
-var dumpJSON = jsoniter.Config{CaseSensitive: true, ValidateJsonRawMessage: true}.Froze()
 
 // slimMeta is the part of ObjectMeta the extraction reads.
 type slimMeta struct {
@@ -94,6 +91,7 @@ func optionalTemplate(t *slimTemplate) *corev1.PodTemplateSpec {
 }
 
 type slimPod struct {
+	metav1.TypeMeta
 	Metadata slimMeta    `json:"metadata"`
 	Spec     slimPodSpec `json:"spec"`
 	Status   struct {
@@ -102,6 +100,7 @@ type slimPod struct {
 }
 
 type slimReplicationController struct {
+	metav1.TypeMeta
 	Metadata slimMeta `json:"metadata"`
 	Spec     struct {
 		Template *slimTemplate `json:"template"`
@@ -111,6 +110,7 @@ type slimReplicationController struct {
 // slimWorkload is a ReplicaSet, Deployment, StatefulSet, DaemonSet or Job: a pod template
 // at spec.template.
 type slimWorkload struct {
+	metav1.TypeMeta
 	Metadata slimMeta `json:"metadata"`
 	Spec     struct {
 		Template slimTemplate `json:"template"`
@@ -118,6 +118,7 @@ type slimWorkload struct {
 }
 
 type slimCronJob struct {
+	metav1.TypeMeta
 	Metadata slimMeta `json:"metadata"`
 	Spec     struct {
 		JobTemplate struct {
@@ -129,6 +130,7 @@ type slimCronJob struct {
 }
 
 type slimDeploymentConfig struct {
+	metav1.TypeMeta
 	Metadata slimMeta `json:"metadata"`
 	Spec     struct {
 		Template *slimTemplate                    `json:"template"`
@@ -149,11 +151,13 @@ func (s *slimCommonSpec) commonSpec() buildv1.CommonSpec {
 }
 
 type slimBuild struct {
+	metav1.TypeMeta
 	Metadata slimMeta       `json:"metadata"`
 	Spec     slimCommonSpec `json:"spec"`
 }
 
 type slimBuildConfig struct {
+	metav1.TypeMeta
 	Metadata slimMeta `json:"metadata"`
 	Spec     struct {
 		slimCommonSpec
@@ -162,6 +166,7 @@ type slimBuildConfig struct {
 }
 
 type slimImageStream struct {
+	metav1.TypeMeta
 	Metadata slimMeta `json:"metadata"`
 	Spec     struct {
 		Tags []struct {
@@ -178,6 +183,7 @@ type slimImageStream struct {
 }
 
 type slimImage struct {
+	metav1.TypeMeta
 	Metadata struct {
 		slimMeta
 		Annotations map[string]string `json:"annotations"`
@@ -190,6 +196,7 @@ type slimImage struct {
 }
 
 type slimLimitRange struct {
+	metav1.TypeMeta
 	Metadata slimMeta `json:"metadata"`
 	Spec     struct {
 		Limits []struct {

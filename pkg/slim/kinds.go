@@ -1,6 +1,12 @@
-package pruner
+package slim
 
 import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	jsoniter "github.com/json-iterator/go"
 	appsv1 "github.com/openshift/api/apps/v1"
 	buildv1 "github.com/openshift/api/build/v1"
 	imagev1 "github.com/openshift/api/image/v1"
@@ -11,13 +17,36 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// fastDecoder decodes one object of a kind the extraction reads through its slim type and
-// returns it as its API type, holding only the fields the extraction reads.
-type fastDecoder func(raw []byte) (runtime.Object, error)
+// decoder decodes one object through a slim type and returns it as its API type.
+type decoder func(json jsoniter.API, raw []byte) (runtime.Object, error)
 
-// fastKinds are the kinds decoded through slim types, in the versions extract.Object reads;
-// any other kind is decoded into its full API type.
-var fastKinds = map[schema.GroupVersionKind]fastDecoder{
+// ErrUnknownKind is Decode's error for a kind without a slim type.
+var ErrUnknownKind = errors.New("no slim type for this kind")
+
+// Known reports whether gvk is decoded through a slim type.
+func Known(gvk schema.GroupVersionKind) bool {
+	return decoders[gvk] != nil
+}
+
+// Kinds returns the kinds decoded through slim types, in no particular order.
+func Kinds() []schema.GroupVersionKind {
+	return slices.Collect(maps.Keys(decoders))
+}
+
+// Decode decodes raw, one JSON object of kind gvk, with json (which sets how field names
+// match), into gvk's API type holding the fields the extraction reads. The object's TypeMeta
+// is what raw states (empty when raw has no apiVersion or kind), so that the caller can check
+// it against gvk. A kind without a slim type fails with ErrUnknownKind, raw unread.
+func Decode(json jsoniter.API, gvk schema.GroupVersionKind, raw []byte) (runtime.Object, error) {
+	dec := decoders[gvk]
+	if dec == nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownKind, gvk)
+	}
+	return dec(json, raw)
+}
+
+// decoders are the kinds decoded through slim types, in the versions extract.Object reads.
+var decoders = map[schema.GroupVersionKind]decoder{
 	{Version: "v1", Kind: "Pod"}:                   fast(podOf),
 	{Version: "v1", Kind: "ReplicationController"}: fast(replicationControllerOf),
 	{Version: "v1", Kind: "LimitRange"}:            fast(limitRangeOf),
@@ -44,14 +73,23 @@ var fastKinds = map[schema.GroupVersionKind]fastDecoder{
 	{Group: imagev1.GroupName, Version: "v1", Kind: "Image"}:           fast(imageOf),
 }
 
-// fast returns the fastDecoder of the slim type S, converted by convert.
-func fast[S any](convert func(*S) runtime.Object) fastDecoder {
-	return func(raw []byte) (runtime.Object, error) {
+// typed is a pointer to a slim type: each embeds its TypeMeta.
+type typed[S any] interface {
+	*S
+	GetObjectKind() schema.ObjectKind
+}
+
+// fast returns the decoder of the slim type S, converted by convert; the API object takes
+// the slim one's apiVersion and kind.
+func fast[S any, P typed[S]](convert func(P) runtime.Object) decoder {
+	return func(json jsoniter.API, raw []byte) (runtime.Object, error) {
 		var s S
-		if err := dumpJSON.Unmarshal(raw, &s); err != nil {
+		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, err
 		}
-		return convert(&s), nil
+		obj := convert(&s)
+		obj.GetObjectKind().SetGroupVersionKind(P(&s).GetObjectKind().GroupVersionKind())
+		return obj, nil
 	}
 }
 
