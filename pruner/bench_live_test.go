@@ -63,6 +63,7 @@ func BenchmarkOneShotPlan(b *testing.B) {
 
 func benchPlan(b *testing.B, open func() (model.Reader, func() error, error), policy pruner.Policy) {
 	b.Helper()
+	defer pruner.LimitOneShotHeap()() // as the one-shot commands run
 	resetPeakRSS(b)
 	items := 0
 	for b.Loop() {

@@ -112,6 +112,7 @@ func (o *explainOptions) open(ctx context.Context, s Streams) (model.Reader, fun
 	if err != nil {
 		return nil, nil, err
 	}
+	pruner.LimitOneShotHeap()
 	listing, err := pruner.ListCluster(ctx, c, pruner.ListOptions{Progress: s.Err})
 	if err != nil {
 		return nil, nil, err

@@ -89,6 +89,7 @@ func (s *sourceFlags) open(ctx context.Context, st Streams) (model.Reader, func(
 		defer f.Close()
 		in = f
 	}
+	pruner.LimitOneShotHeap()
 	r, closeFn, err := pruner.OpenDump(ctx, in, pruner.DumpOptions{Progress: st.Err})
 	if err != nil {
 		return nil, nil, fmt.Errorf("failed to load --from-file %s: %w", s.fromFile, err)

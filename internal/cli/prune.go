@@ -44,7 +44,8 @@ objects that need its content in place, the failure is reported per object and t
 non-zero; run it again to finish.
 
 Without --from-file the cluster is listed page by page into a temporary index (memory stays
-bounded), using --kubeconfig, the in-cluster configuration or ~/.kube/config. The registry is
+bounded: the Go heap is kept under a soft limit of 512 MiB, which the GOMEMLIMIT environment
+variable overrides), using --kubeconfig, the in-cluster configuration or ~/.kube/config. The registry is
 found from the newest managed image unless --registry-url is given; the user's bearer token
 authenticates the deletes. Insecure connections (plain HTTP, unverified certificates) are used
 only with --force-insecure, an http:// --registry-url, a localhost or link-local registry, or an

@@ -60,6 +60,7 @@ func (o *pruneImagesOptions) runLive(ctx context.Context, s Streams, opts pruner
 	if err != nil {
 		return err
 	}
+	pruner.LimitOneShotHeap()
 	listing, err := pruner.ListCluster(ctx, c, pruner.ListOptions{Progress: s.Err})
 	if err != nil {
 		return err
