@@ -45,7 +45,7 @@ var variants = []variant{
 		values: m{"storage": m{"type": "emptyDir", "emptyDir": m{"medium": "Memory", "sizeLimit": "1Gi"}}}},
 	{name: "HA: three replicas, strict spread, failurePolicy Fail",
 		values: m{"replicaCount": 3, "topologySpread": m{"whenUnsatisfiable": "DoNotSchedule"},
-			"webhook": m{"failurePolicy": "Fail", "timeoutSeconds": 3},
+			"webhook":        m{"failurePolicy": "Fail", "timeoutSeconds": 3},
 			"leaderElection": m{"leaseDuration": "30s", "renewDeadline": "20s", "retryPeriod": "4s"}}},
 	{name: "a single replica renders no PodDisruptionBudget",
 		values: m{"replicaCount": 1}},
