@@ -21,6 +21,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	writeCarried(p, r)
 	writeTargets(p, r)
 	writeComparisons(p, r)
+	writeWebhookLatency(p, r)
 	writeCostGrowth(p, r)
 	writeGrowth(p, r)
 	writeBenchmarks(p, r)
@@ -108,6 +109,52 @@ func pairedMetrics() string {
 		names = append(names, "`"+c.Baseline+"` / `"+c.Candidate+"`")
 	}
 	return strings.Join(names, ", ")
+}
+
+// webhookLatencies are the paired-phase figures of the admission latency benchmarks: what
+// pruneguard's webhook adds to a create, and what a webhook that does nothing adds.
+var webhookLatencies = []struct{ prefix, who string }{
+	{"webhook-added", "pruneguard's webhook"},
+	{"floor-added", "a do-nothing webhook (floor)"},
+}
+
+// writeWebhookLatency shows, side by side, what pruneguard's webhook and a webhook that does
+// nothing add to a create through the API server, when the run measured the floor: the part
+// no handler can remove is the API server's cost of calling a webhook on the machine.
+func writeWebhookLatency(p *printer, r *Report) {
+	floor := false
+	for _, b := range r.Run.Benchmarks {
+		if _, ok := b.Value("floor-added-ms/p99"); ok {
+			floor = true
+		}
+	}
+	if !floor {
+		return
+	}
+	p.f("## Webhook-added latency against a do-nothing webhook\n\n")
+	p.f("Each row is a run of ABBA-ordered pairs of phases with the webhook on and off for a namespace; " +
+		"added p50 and p99 are the medians over the pairs of the with-minus-without differences, q1–q3 the spread of the p99 ones. " +
+		"The floor is a webhook that answers allowed without reading the review, registered with the chart's rules: " +
+		"what it adds is the API server's cost of calling any webhook on this machine.\n\n")
+	p.f("| Webhook | Benchmark | creates/s | added p50 | added p99 | p99 q1–q3 | API server's call, mean | load |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, b := range r.Run.Benchmarks {
+		for _, w := range webhookLatencies {
+			p99, ok := b.Value(w.prefix + "-ms/p99")
+			if !ok {
+				continue
+			}
+			cell := func(unit, suffix string) string {
+				if v, ok := b.Value(unit); ok {
+					return num(v) + suffix
+				}
+				return "—"
+			}
+			p.f("| %s | %s | %s | %s | %s ms | %s–%s | %s | %s |\n", w.who, b.Name, cell("creates/s", ""),
+				cell(w.prefix+"-ms/median", " ms"), num(p99), cell(w.prefix+"-ms/p99-q1", ""), cell(w.prefix+"-ms/p99-q3", " ms"),
+				cell("webhook-call-mean-ms", " ms"), cell("loadavg-1m", ""))
+		}
+	}
+	p.f("\n")
 }
 
 func writeGrowth(p *printer, r *Report) {

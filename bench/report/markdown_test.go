@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestMarkdownShowsEveryVerdict(t *testing.T) {
@@ -32,5 +33,45 @@ func TestNum(t *testing.T) {
 		if got := num(v); got != want {
 			t.Errorf("num(%v) = %q, want %q", v, got, want)
 		}
+	}
+}
+
+func TestMarkdownSetsTheWebhookBesideTheFloor(t *testing.T) {
+	const out = `pkg: github.com/pruneguard/pruneguard/pkg/server
+BenchmarkWebhookAddedLatency-2   1   200.0 creates/s   1.25 webhook-added-ms/median   8.84 webhook-added-ms/p99   -3.42 webhook-added-ms/p99-q1   15.2 webhook-added-ms/p99-q3   1.46 webhook-call-mean-ms   2.16 loadavg-1m
+BenchmarkWebhookAddedLatencyFloor-2   1   200.0 creates/s   1.20 floor-added-ms/median   10.1 floor-added-ms/p99   4.46 floor-added-ms/p99-q1   22.8 floor-added-ms/p99-q3   2.62 webhook-call-mean-ms   3.65 loadavg-1m
+`
+	run, err := Parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteMarkdown(&buf, Build(run, Machine{}, Targets(), Comparisons(), time.Unix(0, 0))); err != nil {
+		t.Fatal(err)
+	}
+	md := buf.String()
+	for _, want := range []string{
+		"## Webhook-added latency against a do-nothing webhook",
+		"| pruneguard's webhook | BenchmarkWebhookAddedLatency | 200 | 1.25 ms | 8.84 ms | -3.42–15.2 ms | 1.46 ms | 2.16 |",
+		"| a do-nothing webhook (floor) | BenchmarkWebhookAddedLatencyFloor | 200 | 1.2 ms | 10.1 ms | 4.46–22.8 ms | 2.62 ms | 3.65 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	// The floor is no target's measurement.
+	for _, res := range Build(run, Machine{}, Targets(), Comparisons(), time.Unix(0, 0)).Results {
+		if res.Benchmark == "BenchmarkWebhookAddedLatencyFloor" {
+			t.Errorf("the floor was judged against %q", res.Target.Metric)
+		}
+	}
+
+	// Without a floor, no section.
+	buf.Reset()
+	if err := WriteMarkdown(&buf, build(t)); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "## Webhook-added latency against") {
+		t.Error("the section is written without a floor measured")
 	}
 }

@@ -55,10 +55,10 @@ func BenchmarkWebhookAddedLatency(b *testing.B) {
 		if !on {
 			return func() {}
 		}
-		before := apiserverWebhookHistogram(b)
-		return func() { calls = calls.plus(apiserverWebhookHistogram(b).minus(before)) }
+		before := apiserverWebhookHistogram(b, ourWebhooks)
+		return func() { calls = calls.plus(apiserverWebhookHistogram(b, ourWebhooks).minus(before)) }
 	})
-	res.report(b)
+	res.report(b, "webhook-added")
 	b.ReportMetric(calls.quantile(0.99)*1e3, "webhook-call-ms/p99")
 	b.ReportMetric(calls.mean()*1e3, "webhook-call-mean-ms")
 	b.ReportMetric(handlerMeanMicros(b, r), "handler-mean-µs")
@@ -95,9 +95,10 @@ func handlerMeanMicros(b *testing.B, r *running) float64 {
 // alternation switches the chart's webhook on and off for one namespace while pods are
 // created in it.
 type alternation struct {
-	r   *running
 	ns  string
 	vwc *admissionregistrationv1.ValidatingWebhookConfiguration
+	// hits counts the reviews the switched webhook has answered, to see a switch take effect.
+	hits func() float64
 	// on is whether the namespace's creates reach the webhook now; seq numbers the probes and
 	// phases.
 	on  bool
@@ -110,10 +111,9 @@ type alternation struct {
 // cores); the benchmarks after it count the control plane's pods instead of assuming none.
 func newAlternation(b *testing.B, r *running, ns string) *alternation {
 	ctx := context.Background()
-	a := &alternation{r: r, ns: ns, on: true, vwc: &admissionregistrationv1.ValidatingWebhookConfiguration{}}
-	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
-		b.Fatal(err)
-	}
+	a := &alternation{ns: ns, on: true, vwc: &admissionregistrationv1.ValidatingWebhookConfiguration{},
+		hits: func() float64 { return counter(b, r.registry, "pruneguard_webhook_requests_total") }}
+	ensureNamespace(b, ns)
 	if err := env.Client.Get(ctx, client.ObjectKey{Name: chartWebhookName}, a.vwc); err != nil {
 		b.Fatal(err)
 	}
@@ -121,11 +121,20 @@ func newAlternation(b *testing.B, r *running, ns string) *alternation {
 	return a
 }
 
+func ensureNamespace(b *testing.B, ns string) {
+	err := env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		b.Fatal(err)
+	}
+}
+
 // phaseLabel labels each benchmark pod with its phase.
 const phaseLabel = "pruneguard.io/bench-phase"
 
 // pairedRun holds the latencies of each phase, by pair.
 type pairedRun struct {
+	// rate is the creates per second of every phase.
+	rate          int
 	with, without [][]time.Duration
 	// toggles is the time spent switching the webhook and waiting for the API server.
 	toggles time.Duration
@@ -135,7 +144,7 @@ type pairedRun struct {
 // when set, is called before each phase with the phase's state; what it returns is called
 // after the phase's creates have all returned (for per-phase diagnostics).
 func (a *alternation) run(b *testing.B, pairs, rate, perPhase int, around func(on bool) func()) pairedRun {
-	var res pairedRun
+	res := pairedRun{rate: rate}
 	for p := range pairs {
 		order := []bool{false, true}
 		if p%2 == 1 {
@@ -163,9 +172,9 @@ func (a *alternation) run(b *testing.B, pairs, rate, perPhase int, around func(o
 	return res
 }
 
-// report reports the paired estimates and the pooled distributions (see
+// report reports the paired estimates, named added-ms/..., and the pooled distributions (see
 // BenchmarkWebhookAddedLatency).
-func (res pairedRun) report(b *testing.B) {
+func (res pairedRun) report(b *testing.B, added string) {
 	var d50, d99 []float64
 	for i := range res.with {
 		d50 = append(d50, quantileMs(res.with[i], 0.5)-quantileMs(res.without[i], 0.5))
@@ -176,10 +185,11 @@ func (res pairedRun) report(b *testing.B) {
 	b.ReportMetric(quantileMs(without, 0.99), "create-ms-without/p99")
 	b.ReportMetric(quantileMs(with, 0.5), "create-ms-with/median")
 	b.ReportMetric(quantileMs(with, 0.99), "create-ms-with/p99")
-	b.ReportMetric(medianOf(d50), "webhook-added-ms/median")
-	b.ReportMetric(medianOf(d99), "webhook-added-ms/p99")
-	b.ReportMetric(quantileOf(d99, 0.25), "webhook-added-ms/p99-q1")
-	b.ReportMetric(quantileOf(d99, 0.75), "webhook-added-ms/p99-q3")
+	b.ReportMetric(medianOf(d50), added+"-ms/median")
+	b.ReportMetric(medianOf(d99), added+"-ms/p99")
+	b.ReportMetric(quantileOf(d99, 0.25), added+"-ms/p99-q1")
+	b.ReportMetric(quantileOf(d99, 0.75), added+"-ms/p99-q3")
+	b.ReportMetric(float64(res.rate), "creates/s")
 	b.ReportMetric(float64(len(d99)), "pairs")
 	b.ReportMetric(res.toggles.Seconds()/float64(2*len(d99)), "toggle-s/phase")
 	b.ReportMetric(0, "ns/op")
@@ -246,13 +256,13 @@ func (a *alternation) set(b *testing.B, on bool) {
 	a.on = on
 	stable := 0
 	for deadline := time.Now().Add(30 * time.Second); stable < 3; {
-		before := counter(b, a.r.registry, "pruneguard_webhook_requests_total")
+		before := a.hits()
 		a.seq++
 		p := &corev1.Pod{ObjectMeta: meta(a.ns, fmt.Sprintf("probe-%d", a.seq)), Spec: podSpec(registryHost+"/"+a.ns+"/app:v1", "")}
 		if err := env.Client.Create(ctx, p, client.DryRunAll); err != nil {
 			b.Fatal(err)
 		}
-		if (counter(b, a.r.registry, "pruneguard_webhook_requests_total") > before) == on {
+		if (a.hits() > before) == on {
 			stable++
 		} else {
 			stable = 0
