@@ -32,43 +32,66 @@ const floorWebhookName = "floor.bench.example.com"
 // benchmark's namespace, which pruneguard's own webhook is switched off for. pruneguard keeps
 // running (its tracker still sees the pods), so the two benchmarks differ only in which
 // webhook answers. What this one measures is the API server's cost of calling any webhook on
-// this machine: webhook-added-ms/p99 here is the part of BenchmarkWebhookAddedLatency's that no
+// this machine: its floor-added-ms/p99 is the part of BenchmarkWebhookAddedLatency's that no
 // handler can remove, and the difference between the two is pruneguard's own. Its figures are
 // named floor-added-ms/... so that no target judges them.
+//
+// It runs once per protocol the webhook offers: HTTP/1.1 only, as pruneguard's webhook serves
+// by default, and HTTP/2 as well, which the API server then uses (one connection, requests
+// multiplexed, no new TLS handshake when the requests in flight outnumber the idle
+// connections).
 func BenchmarkWebhookAddedLatencyFloor(b *testing.B) {
 	r := startBenchServer(b)
-	const ns = "bench-floor"
-	ours := newAlternation(b, r, ns)
-	ours.set(b, false)
-	floor := startFloorWebhook(b)
-	alt := floor.register(b, ours.vwc, ns)
-	var calls histogram
-	res := alt.run(b, 12*b.N, createRate, 5*createRate/2, func(on bool) func() {
-		if !on {
-			return func() {}
+	for _, h2 := range []bool{false, true} {
+		name := "proto=http1.1"
+		if h2 {
+			name = "proto=h2"
 		}
-		before := apiserverWebhookHistogram(b, floorWebhookName)
-		return func() { calls = calls.plus(apiserverWebhookHistogram(b, floorWebhookName).minus(before)) }
-	})
-	res.report(b, "floor-added")
-	b.ReportMetric(calls.quantile(0.99)*1e3, "webhook-call-ms/p99")
-	b.ReportMetric(calls.mean()*1e3, "webhook-call-mean-ms")
-	if floor.hits.Load() == 0 {
-		b.Fatal("the floor webhook answered no review")
+		b.Run(name, func(b *testing.B) {
+			ns := "bench-floor-h1"
+			if h2 {
+				ns = "bench-floor-h2"
+			}
+			ours := newAlternation(b, r, ns)
+			ours.set(b, false)
+			floor := startFloorWebhook(b, h2)
+			alt := floor.register(b, ours.vwc, ns)
+			var calls histogram
+			conns := 0
+			res := alt.run(b, 12*b.N, createRate, 5*createRate/2, func(on bool) func() {
+				if !on {
+					return func() {}
+				}
+				before := apiserverWebhookHistogram(b, floorWebhookName)
+				seen := watchConnections(floor.port)
+				return func() {
+					conns += seen()
+					calls = calls.plus(apiserverWebhookHistogram(b, floorWebhookName).minus(before))
+				}
+			})
+			res.report(b, "floor-added")
+			b.ReportMetric(calls.quantile(0.99)*1e3, "webhook-call-ms/p99")
+			b.ReportMetric(calls.mean()*1e3, "webhook-call-mean-ms")
+			b.ReportMetric(float64(conns), "webhook-connections")
+			if floor.hits.Load() == 0 {
+				b.Fatal("the floor webhook answered no review")
+			}
+			reportLoad(b)
+		})
 	}
-	reportLoad(b)
 }
 
 // floorWebhook is a validating webhook that does nothing but answer allowed.
 type floorWebhook struct {
 	url  string
+	port int
 	hits atomic.Int64
 }
 
 // startFloorWebhook serves the floor webhook on a free loopback port with envtest's serving
-// certificate (the one pruneguard's webhook uses), HTTP/1.1 only like pruneguard's, until the
-// benchmark ends.
-func startFloorWebhook(b *testing.B) *floorWebhook {
+// certificate (the one pruneguard's webhook uses) until the benchmark ends: HTTP/1.1 only, like
+// pruneguard's by default, or HTTP/2 as well when h2.
+func startFloorWebhook(b *testing.B, h2 bool) *floorWebhook {
 	wio := env.Control.WebhookInstallOptions
 	cert, err := tls.LoadX509KeyPair(filepath.Join(wio.LocalServingCertDir, "tls.crt"), filepath.Join(wio.LocalServingCertDir, "tls.key"))
 	if err != nil {
@@ -78,11 +101,13 @@ func startFloorWebhook(b *testing.B) *floorWebhook {
 	if err != nil {
 		b.Fatal(err)
 	}
-	f := &floorWebhook{url: "https://" + l.Addr().String()}
+	f := &floorWebhook{url: "https://" + l.Addr().String(), port: l.Addr().(*net.TCPAddr).Port}
 	srv := &http.Server{
-		Handler:      http.HandlerFunc(f.serve),
-		TLSConfig:    &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+		Handler:   http.HandlerFunc(f.serve),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+	}
+	if !h2 {
+		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.ServeTLS(l, "", "") }()
@@ -125,7 +150,7 @@ func (f *floorWebhook) serve(w http.ResponseWriter, r *http.Request) {
 func (f *floorWebhook) register(b *testing.B, chartVWC *admissionregistrationv1.ValidatingWebhookConfiguration, ns string) *alternation {
 	ctx := context.Background()
 	vwc := chart.PointAt(chartVWC, f.url, env.Control.WebhookInstallOptions.LocalServingCAData)
-	vwc.ObjectMeta = metav1.ObjectMeta{Name: "bench-floor"}
+	vwc.ObjectMeta = metav1.ObjectMeta{Name: "bench-floor-" + ns}
 	for i := range vwc.Webhooks {
 		w := &vwc.Webhooks[i]
 		w.Name = fmt.Sprintf("%d.%s", i, floorWebhookName)
