@@ -179,11 +179,17 @@ func appendObjKey(b []byte, k model.ObjectKey) []byte {
 func metaKey(name string) []byte { return appendStr([]byte{prefixMeta}, name) }
 
 func objectKey(k model.ObjectKey) []byte {
-	return appendObjKey(append(make([]byte, 0, keyCap(k.Kind, k.Namespace, k.Name)), prefixObject), k)
+	return appendRecordKey(make([]byte, 0, keyCap(k.Kind, k.Namespace, k.Name)), prefixObject, k)
 }
 
 func pendingKey(k model.ObjectKey) []byte {
-	return appendObjKey(append(make([]byte, 0, keyCap(k.Kind, k.Namespace, k.Name)), prefixPending), k)
+	return appendRecordKey(make([]byte, 0, keyCap(k.Kind, k.Namespace, k.Name)), prefixPending, k)
+}
+
+// appendRecordKey appends the object or pending record key of k (prefix prefixObject or
+// prefixPending) to b.
+func appendRecordKey(b []byte, prefix byte, k model.ObjectKey) []byte {
+	return appendObjKey(append(b, prefix), k)
 }
 
 func expiryKey(at uint64, k model.ObjectKey) []byte {
@@ -198,6 +204,10 @@ func refDigestRepoPrefix(digest, repo string) []byte {
 
 func refDigestKey(digest, repo string, state byte, k model.ObjectKey, idx uint16) []byte {
 	b := make([]byte, 0, keyCap(digest, repo, k.Kind, k.Namespace, k.Name))
+	return appendRefDigestKey(b, digest, repo, state, k, idx)
+}
+
+func appendRefDigestKey(b []byte, digest, repo string, state byte, k model.ObjectKey, idx uint16) []byte {
 	b = appendStr(appendDigest(append(b, prefixRefDigest), digest), repo)
 	b = appendObjKey(append(b, state), k)
 	return binary.BigEndian.AppendUint16(b, idx)
@@ -209,6 +219,10 @@ func refTagPrefix(repo, tag string) []byte {
 
 func refTagKey(repo, tag string, state byte, k model.ObjectKey, idx uint16) []byte {
 	b := make([]byte, 0, keyCap(repo, tag, k.Kind, k.Namespace, k.Name))
+	return appendRefTagKey(b, repo, tag, state, k, idx)
+}
+
+func appendRefTagKey(b []byte, repo, tag string, state byte, k model.ObjectKey, idx uint16) []byte {
 	b = appendStr(appendStr(append(b, prefixRefTag), repo), tag)
 	b = appendObjKey(append(b, state), k)
 	return binary.BigEndian.AppendUint16(b, idx)

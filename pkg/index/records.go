@@ -83,7 +83,14 @@ func (w recordWriter) time(t time.Time) recordWriter {
 type recordReader struct {
 	b   []byte
 	bad bool
+	// s, when set, is a string copy of the whole value b was at the start: str then returns
+	// substrings of it, so that decoding a record copies it once instead of once per string.
+	s string
 }
+
+// newRecordReader returns a reader whose strings share one copy of b. The strings keep the
+// whole copy alive, which suits records decoded into one value (an object and its refs).
+func newRecordReader(b []byte) *recordReader { return &recordReader{b: b, s: string(b)} }
 
 func (r *recordReader) take(n int) []byte {
 	if r.bad || n < 0 || len(r.b) < n {
@@ -134,6 +141,12 @@ func (r *recordReader) str() string {
 	if n > uint64(len(r.b)) {
 		r.bad = true
 		return ""
+	}
+	if r.s != "" {
+		// r.b is always a suffix of the value r.s copies.
+		at := len(r.s) - len(r.b)
+		r.take(int(n))
+		return r.s[at : at+int(n)]
 	}
 	return string(r.take(int(n)))
 }
@@ -241,13 +254,22 @@ func (r *recordReader) done(what string) error {
 	return nil
 }
 
-func encodeObject(o storedObject) []byte {
+func encodeObject(o storedObject) []byte { return appendObject(make([]byte, 0, objectCap(&o)), &o) }
+
+// objectCap estimates the length of o's record.
+func objectCap(o *storedObject) int {
 	size := 3*8 + 4 + len(o.UID) + len(o.ResourceVersion) + len(o.Phase)
-	for _, ref := range o.Refs {
+	for i := range o.Refs {
+		ref := &o.Refs[i]
 		size += minRefSize + len(ref.FieldPath) + len(ref.Container) + len(ref.Raw) + len(ref.Repo) +
 			len(ref.Tag) + len(ref.Invalid) + sha256ByteLen
 	}
-	w := recordWriter(make([]byte, 0, size))
+	return size
+}
+
+// appendObject appends encodeObject's record of o to b.
+func appendObject(b []byte, o *storedObject) []byte {
+	w := recordWriter(b)
 	w = w.time(o.Since).time(o.Expires).str(o.UID).str(o.ResourceVersion).time(o.Created).str(o.Phase)
 	w = w.uvarint(uint64(len(o.Refs)))
 	for i := range o.Refs {
@@ -262,8 +284,10 @@ func encodeObject(o storedObject) []byte {
 // lengths, the kind code, the raw digest form and its length, the raw form, the bool.
 const minRefSize = 6 + 1 + 2 + 1 + 1
 
+// decodeObject decodes an object record; the strings it returns share one copy of b (none
+// aliases b itself).
 func decodeObject(key model.ObjectKey, b []byte) (storedObject, error) {
-	r := &recordReader{b: b}
+	r := newRecordReader(b)
 	o := storedObject{Object: model.Object{Key: key}}
 	o.Since, o.Expires, o.UID, o.ResourceVersion = r.time(), r.time(), r.str(), r.str()
 	o.Created, o.Phase = r.time(), r.str()
@@ -278,8 +302,9 @@ func decodeObject(key model.ObjectKey, b []byte) (storedObject, error) {
 			ref.Invalid, ref.Extra = r.str(), r.bool()
 		}
 	}
-	if err := r.done("object " + key.String()); err != nil {
-		return storedObject{}, err
+	if r.bad || len(r.b) != 0 {
+		// Not r.done: its message would be built for every record, not only corrupt ones.
+		return storedObject{}, fmt.Errorf("corrupt object %s record", key)
 	}
 	return o, nil
 }

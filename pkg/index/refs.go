@@ -31,7 +31,7 @@ func (op putObject) apply(w *writer) error {
 	if err := validateObject(op.obj); err != nil {
 		return err
 	}
-	old, had, err := w.loadObject(objectKey(op.obj.Key), op.obj.Key)
+	old, had, err := w.loadObject(w.recordKey(stateConfirmed, op.obj.Key), op.obj.Key)
 	if err != nil {
 		return err
 	}
@@ -59,20 +59,21 @@ type deleteObject struct{ key model.ObjectKey }
 func (op deleteObject) String() string { return "delete object " + op.key.String() }
 
 func (op deleteObject) apply(w *writer) error {
-	old, had, err := w.loadObject(objectKey(op.key), op.key)
+	key := w.recordKey(stateConfirmed, op.key)
+	old, had, err := w.loadObject(key, op.key)
 	if err != nil || !had {
 		return err
 	}
 	if err := w.dropRefEntries(stateConfirmed, old.Object); err != nil {
 		return err
 	}
-	return w.del(objectKey(op.key))
+	return w.del(key)
 }
 
 // dropRefEntries deletes the reverse entries of o's references in state.
 func (w *writer) dropRefEntries(state byte, o model.Object) error {
 	for i, ref := range o.Refs {
-		if e := refEntry(state, o.Key, i, ref); e != nil {
+		if e := w.refEntry(state, o.Key, i, &o.Refs[i]); e != nil {
 			if err := w.del(e); err != nil {
 				return err
 			}
@@ -91,11 +92,8 @@ func (w *writer) writeObject(state byte, old storedObject, had bool, next stored
 	if err := w.moveRefEntries(state, &old, &next); err != nil {
 		return err
 	}
-	key := objectKey(next.Key)
-	if state == statePending {
-		key = pendingKey(next.Key)
-	}
-	return w.set(key, encodeObject(next))
+	val := w.arena.finish(appendObject(w.arena.start(objectCap(&next)), &next))
+	return w.set(w.recordKey(state, next.Key), val)
 }
 
 // moveRefEntries replaces the reverse entries of old's refs with those of next's. An entry's
@@ -119,7 +117,7 @@ func (w *writer) moveRefEntries(state byte, old, next *storedObject) error {
 			continue
 		}
 		if a != nil && !sameKey {
-			if before := refEntry(state, k, i, *a); before != nil {
+			if before := w.refEntry(state, k, i, a); before != nil {
 				if err := w.del(before); err != nil {
 					return err
 				}
@@ -127,8 +125,9 @@ func (w *writer) moveRefEntries(state byte, old, next *storedObject) error {
 			}
 		}
 		if b != nil {
-			if after := refEntry(state, k, i, *b); after != nil {
-				if err := w.set(after, encodeRefValue(next, b)); err != nil {
+			if after := w.refEntry(state, k, i, b); after != nil {
+				val := w.arena.finish(appendRefValue(w.arena.start(refValueCap(next, b)), next, b))
+				if err := w.set(after, val); err != nil {
 					return err
 				}
 				w.noteRef(*b)
@@ -146,12 +145,15 @@ func (w *writer) loadObject(key []byte, k model.ObjectKey) (storedObject, bool, 
 	if key[0] == prefixObject && !w.ix.objects.mayContain(key) {
 		return storedObject{}, false, nil // never written: no read
 	}
-	val, found, err := w.get(key)
+	var o storedObject
+	found, err := w.view(key, func(val []byte) (err error) {
+		o, err = decodeObject(k, val) // copies every string out of val
+		return err
+	})
 	if err != nil || !found {
 		return storedObject{}, false, err
 	}
-	o, err := decodeObject(k, val)
-	return o, err == nil, err
+	return o, true, nil
 }
 
 // refEntries lists the reverse entries of o's references with their values (see refEntry).
@@ -169,15 +171,43 @@ func refEntries(state byte, o *storedObject) []write {
 // digest (under its repo, possibly ""), a tag entry when it names repo:tag without one, nil
 // for an invalid reference or one that can protect nothing.
 func refEntry(state byte, k model.ObjectKey, i int, ref model.Ref) []byte {
+	return appendRefEntry(make([]byte, 0, refEntryCap(k, &ref)), state, k, i, &ref)
+}
+
+// appendRefEntry appends refEntry's key to b, or returns nil when there is none.
+func appendRefEntry(b []byte, state byte, k model.ObjectKey, i int, ref *model.Ref) []byte {
 	switch {
 	case ref.Invalid != "":
 		return nil
 	case ref.Digest != "":
-		return refDigestKey(ref.Digest, ref.Repo, state, k, uint16(i))
+		return appendRefDigestKey(b, ref.Digest, ref.Repo, state, k, uint16(i))
 	case ref.Repo != "" && ref.Tag != "":
-		return refTagKey(ref.Repo, ref.Tag, state, k, uint16(i))
+		return appendRefTagKey(b, ref.Repo, ref.Tag, state, k, uint16(i))
 	}
 	return nil
+}
+
+// refEntryCap bounds the length of a reverse-entry key of ref, a reference of k.
+func refEntryCap(k model.ObjectKey, ref *model.Ref) int {
+	return keyCap(ref.Digest, ref.Repo, ref.Tag, k.Kind, k.Namespace, k.Name)
+}
+
+// refEntry is refEntry built in the batch's arena.
+func (w *writer) refEntry(state byte, k model.ObjectKey, i int, ref *model.Ref) []byte {
+	if b := appendRefEntry(w.arena.start(refEntryCap(k, ref)), state, k, i, ref); b != nil {
+		return w.arena.finish(b)
+	}
+	return nil
+}
+
+// recordKey is the object (stateConfirmed) or pending (statePending) record key of k, built
+// in the batch's arena.
+func (w *writer) recordKey(state byte, k model.ObjectKey) []byte {
+	prefix := prefixObject
+	if state == statePending {
+		prefix = prefixPending
+	}
+	return w.arena.finish(appendRecordKey(w.arena.start(keyCap(k.Kind, k.Namespace, k.Name)), prefix, k))
 }
 
 // coversRefs reports whether every match key of want appears in have.

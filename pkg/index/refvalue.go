@@ -127,7 +127,17 @@ func (r *recordReader) rawSpec(repo, tag, digest string) string {
 
 // encodeRefValue encodes the value of the reverse entry of ref, a reference of o.
 func encodeRefValue(o *storedObject, ref *model.Ref) []byte {
-	w := recordWriter(make([]byte, 0, 24+len(o.Phase)+len(ref.FieldPath)+len(ref.Container)+len(ref.Raw)+len(ref.Tag)))
+	return appendRefValue(make([]byte, 0, refValueCap(o, ref)), o, ref)
+}
+
+// refValueCap estimates the length of the value of the reverse entry of ref, a reference of o.
+func refValueCap(o *storedObject, ref *model.Ref) int {
+	return 24 + len(o.Phase) + len(ref.FieldPath) + len(ref.Container) + len(ref.Raw) + len(ref.Tag)
+}
+
+// appendRefValue appends encodeRefValue's value to b.
+func appendRefValue(b []byte, o *storedObject, ref *model.Ref) []byte {
+	w := recordWriter(b)
 	w = w.time(o.Created).time(o.Since).str(o.Phase).str(ref.Container).fieldPath(ref.FieldPath, ref.Container).refKind(ref.Kind)
 	if ref.Digest != "" {
 		w = w.str(ref.Tag)

@@ -29,6 +29,8 @@ type writer struct {
 	// opEnds[i] is len(writes) after op i; ops[i] is op i, for errors.
 	opEnds []int
 	ops    []Op
+	// arena holds the keys and values the ops build (arena.go).
+	arena byteArena
 	// segment is the first op not yet committed (a batch too big for one transaction is
 	// committed in segments).
 	segment int
@@ -82,18 +84,15 @@ func (ix *Index) newWriter(snap *badger.Txn, inflight, spare *writer, capacity i
 	*w = writer{ix: ix, snap: snap, inflight: inflight, now: ix.now(), log: ix.log,
 		writes: w.writes[:0], latest: w.latest, opEnds: w.opEnds[:0], ops: w.ops[:0],
 		pending: w.pending, pendingLog: w.pendingLog[:0], track: len(ix.subs.load()) > 0,
-		changeLog: w.changeLog[:0]}
+		changeLog: w.changeLog[:0], arena: w.arena}
 	return w
 }
 
 // get returns key's value; found is false when the key is absent. The value may be shared
 // with the write log or copied from Badger; callers must not modify it.
 func (w *writer) get(key []byte) (val []byte, found bool, err error) {
-	for b := w; b != nil; b = b.inflight {
-		if i, ok := b.latest[string(key)]; ok {
-			wr := b.writes[i]
-			return wr.val, !wr.del, nil
-		}
+	if wr, ok := w.logged(key); ok {
+		return wr.val, !wr.del, nil
 	}
 	item, err := w.snap.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -104,6 +103,36 @@ func (w *writer) get(key []byte) (val []byte, found bool, err error) {
 	}
 	val, err = item.ValueCopy(nil)
 	return val, err == nil, err
+}
+
+// view calls fn with key's value when the key is present, and reports whether it was. The
+// value is valid only during fn (it may be Badger's memory): view is get without the copy,
+// for a value that fn decodes into fresh Go values at once.
+func (w *writer) view(key []byte, fn func(val []byte) error) (found bool, err error) {
+	if wr, ok := w.logged(key); ok {
+		if wr.del {
+			return false, nil
+		}
+		return true, fn(wr.val)
+	}
+	item, err := w.snap.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, item.Value(fn)
+}
+
+// logged returns the last write of key in this batch or the one in flight, if any.
+func (w *writer) logged(key []byte) (write, bool) {
+	for b := w; b != nil; b = b.inflight {
+		if i, ok := b.latest[string(key)]; ok {
+			return b.writes[i], true
+		}
+	}
+	return write{}, false
 }
 
 func (w *writer) set(key, val []byte) error { return w.put(write{key: key, val: val}) }
