@@ -136,7 +136,7 @@ func writeWebhookLatency(p *printer, r *Report) {
 		"added p50 and p99 are the medians over the pairs of the with-minus-without differences, q1–q3 the spread of the p99 ones. " +
 		"The floor is a webhook that answers allowed without reading the review, registered with the chart's rules: " +
 		"what it adds is the API server's cost of calling any webhook on this machine.\n\n")
-	p.f("| Webhook | Benchmark | creates/s | added p50 | added p99 | p99 q1–q3 | API server's call, mean | load |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
+	p.f("| Webhook | Benchmark | creates/s | added p50 | added p99 | p99 q1 to q3 | API server's call, mean | load |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, b := range r.Run.Benchmarks {
 		for _, w := range webhookLatencies {
 			p99, ok := b.Value(w.prefix + "-ms/p99")
@@ -149,7 +149,7 @@ func writeWebhookLatency(p *printer, r *Report) {
 				}
 				return "—"
 			}
-			p.f("| %s | %s | %s | %s | %s ms | %s–%s | %s | %s |\n", w.who, b.Name, cell("creates/s", ""),
+			p.f("| %s | %s | %s | %s | %s ms | %s to %s | %s | %s |\n", w.who, b.Name, cell("creates/s", ""),
 				cell(w.prefix+"-ms/median", " ms"), num(p99), cell(w.prefix+"-ms/p99-q1", ""), cell(w.prefix+"-ms/p99-q3", " ms"),
 				cell("webhook-call-mean-ms", " ms"), cell("loadavg-1m", ""))
 		}
