@@ -168,8 +168,7 @@ func (f *floorWebhook) register(b *testing.B, chartVWC *admissionregistrationv1.
 		}
 	})
 	a := &alternation{ns: ns, on: true, vwc: vwc.DeepCopy(), hits: func() float64 { return float64(f.hits.Load()) }}
-	// Cleanups run last-in first-out: the configuration is switched back before it is deleted,
-	// which is harmless, and the alternation starts from a known state.
+	// Start from off, as every pair's first phase is, with the API server seen to act on it.
 	a.set(b, false)
 	return a
 }
