@@ -2,6 +2,7 @@ package report
 
 import (
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -32,4 +33,17 @@ func parseSizes(v string) []string {
 		return []string{"S", "M", "L"}
 	}
 	return out
+}
+
+// QuickEnv names the environment variable `make bench-quick` sets to a true value
+// (strconv.ParseBool). Benchmarks whose cost does not depend on the cluster size then do
+// less, and report what they did: the webhook-latency alternations run a third of their pairs
+// (their "pairs" figure says how many), and the index load at L (BenchmarkRebuildLoad, which
+// backs no target) is skipped. Everything else runs as in `make bench`.
+const QuickEnv = "PRUNEGUARD_BENCH_QUICK"
+
+// Quick reports whether QuickEnv asks for a quick run; unset or not a boolean is false.
+func Quick() bool {
+	quick, err := strconv.ParseBool(os.Getenv(QuickEnv))
+	return err == nil && quick
 }

@@ -25,3 +25,14 @@ func TestParseSizes(t *testing.T) {
 		})
 	}
 }
+
+func TestQuick(t *testing.T) {
+	for in, want := range map[string]bool{"": false, "1": true, "true": true, "0": false, "false": false, "yes": false} {
+		t.Run(in, func(t *testing.T) {
+			t.Setenv(QuickEnv, in)
+			if got := Quick(); got != want {
+				t.Errorf("Quick() with %s=%q = %v, want %v", QuickEnv, in, got, want)
+			}
+		})
+	}
+}

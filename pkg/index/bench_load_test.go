@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/pruneguard/pruneguard/bench/report"
 )
 
 // The one-shot prune (--from-file) loads a whole cluster into a throw-away index through a
@@ -35,6 +37,9 @@ const (
 // and load-MiB/disk. It runs once whatever b.N is.
 func BenchmarkRebuildLoad(b *testing.B) {
 	skipShort(b)
+	if report.Quick() {
+		b.Skip("a load at L (a minute and a half a mode) backs no target: `make bench` runs it, `make bench-quick` does not")
+	}
 	for _, mode := range []string{"durable", "temporary"} {
 		b.Run(mode, func(b *testing.B) {
 			dir := b.TempDir()

@@ -15,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/pruneguard/pruneguard/bench/report"
 )
 
 // createRate is the pod create rate of the latency benchmark (issue 4's target: ≤ 2 ms added at
@@ -140,11 +142,15 @@ type pairedRun struct {
 	toggles time.Duration
 }
 
-// run creates perPhase pods at rate per second in each of 2×pairs phases, ABBA ordered. around,
-// when set, is called before each phase with the phase's state; what it returns is called
-// after the phase's creates have all returned (for per-phase diagnostics).
+// run creates perPhase pods at rate per second in each of 2×pairs phases, ABBA ordered (under
+// `make bench-quick`, 2×quickPairs(pairs)). around, when set, is called before each phase with
+// the phase's state; what it returns is called after the phase's creates have all returned
+// (for per-phase diagnostics).
 func (a *alternation) run(b *testing.B, pairs, rate, perPhase int, around func(on bool) func()) pairedRun {
 	res := pairedRun{rate: rate}
+	if report.Quick() {
+		pairs = quickPairs(pairs)
+	}
 	for p := range pairs {
 		order := []bool{false, true}
 		if p%2 == 1 {
@@ -171,6 +177,11 @@ func (a *alternation) run(b *testing.B, pairs, rate, perPhase int, around func(o
 	}
 	return res
 }
+
+// quickPairs is the number of pairs a quick run makes of pairs: a third, at least 4 (two of
+// each order), so that the webhook benchmarks take a minute and a half instead of five. Their
+// p99 differences, a median over fewer pairs, vary more from run to run.
+func quickPairs(pairs int) int { return min(pairs, max(pairs/3, 4)) }
 
 // report reports the paired estimates, named added-ms/..., and the pooled distributions (see
 // BenchmarkWebhookAddedLatency).

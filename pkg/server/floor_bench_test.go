@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/pruneguard/pruneguard/bench/report"
 	chart "github.com/pruneguard/pruneguard/charts/pruneguard"
 )
 
@@ -41,6 +42,9 @@ const floorWebhookName = "floor.bench.example.com"
 // multiplexed, no new TLS handshake when the requests in flight outnumber the idle
 // connections).
 func BenchmarkWebhookAddedLatencyFloor(b *testing.B) {
+	if report.Quick() {
+		b.Skip("the floor backs no target and takes two minutes: `make bench` runs it, `make bench-quick` does not")
+	}
 	r := startBenchServer(b)
 	for _, h2 := range []bool{false, true} {
 		name := "proto=http1.1"
