@@ -74,6 +74,8 @@ type Report struct {
 	Run    *Run         `json:"run"`
 	// Carried says what Merge took over from an earlier report; nil when nothing was.
 	Carried *Carried `json:"carried,omitempty"`
+	// Quick is set when the run was a quick one (QuickEnv, `make bench-quick`).
+	Quick bool `json:"quick,omitempty"`
 	// Plots are the file names of the plots written next to the report.
 	Plots []string `json:"plots,omitempty"`
 }

@@ -18,6 +18,10 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	p.f("Measured %s on %s, %d cores, %s RAM, %s/%s (kernel %s), %s.\n\n",
 		r.Generated.Format("2006-01-02 15:04 MST"), orDash(m.CPU), m.Cores, mib(float64(m.MemoryMiB)),
 		m.OS, m.Arch, orDash(m.Kernel), m.Go)
+	if r.Quick {
+		p.f("A quick run (`make bench-quick`): the webhook-latency benchmarks ran a third of their pairs (see each one's pairs), " +
+			"so their p99 figures vary more; the do-nothing webhook floor and the index load at L did not run. `make bench` runs everything.\n\n")
+	}
 	writeCarried(p, r)
 	writeTargets(p, r)
 	writeComparisons(p, r)

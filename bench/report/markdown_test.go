@@ -75,3 +75,21 @@ BenchmarkWebhookAddedLatencyFloor-2   1   200.0 creates/s   1.20 floor-added-ms/
 		t.Error("the section is written without a floor measured")
 	}
 }
+
+func TestMarkdownSaysAQuickRunIsOne(t *testing.T) {
+	run, err := Parse(strings.NewReader("BenchmarkApply/moving-refs-2   1   45000 updates/s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, quick := range []bool{false, true} {
+		r := Build(run, Machine{}, Targets(), Comparisons(), time.Unix(0, 0))
+		r.Quick = quick
+		var buf bytes.Buffer
+		if err := WriteMarkdown(&buf, r); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(buf.String(), "A quick run (`make bench-quick`)"); got != quick {
+			t.Errorf("Quick %v: the markdown says it is a quick run: %v\n%s", quick, got, buf.String())
+		}
+	}
+}

@@ -69,6 +69,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	}
 	rep := report.Build(parsed, machine, report.Targets(), report.Comparisons(), time.Now())
 	rep.Carried = carried
+	rep.Quick = report.Quick()
 	if err := report.WriteFiles(*out, rep); err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pruneguard/pruneguard/bench/report"
 )
 
 func TestRunWritesTheReport(t *testing.T) {
@@ -69,5 +71,23 @@ func TestRunOfOneSizeKeepsTheOthers(t *testing.T) {
 	}
 	if want := "| `full-plan-s` | — | — | 60 | — | — |"; !strings.Contains(out.String(), want) {
 		t.Errorf("the -fresh report lacks %q:\n%s", want, out.String())
+	}
+}
+
+// TestRunMarksAQuickRun: under `make bench-quick` (report.QuickEnv set) the report says so,
+// in latest.json and in the markdown.
+func TestRunMarksAQuickRun(t *testing.T) {
+	t.Setenv(report.QuickEnv, "1")
+	dir := t.TempDir()
+	var out bytes.Buffer
+	if err := run([]string{"-out", dir, "-in", "../../report/testdata/bench-output.txt"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "A quick run") {
+		t.Errorf("the markdown does not say the run was quick:\n%s", out.String())
+	}
+	prev, err := report.ReadReport(filepath.Join(dir, report.JSONFile))
+	if err != nil || prev == nil || !prev.Quick {
+		t.Errorf("latest.json: quick not set (report %v, error %v)", prev != nil, err)
 	}
 }
