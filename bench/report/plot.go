@@ -12,6 +12,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // Plot dimensions: wide enough that a legend of several series leaves the curves readable.
@@ -66,16 +68,35 @@ func WritePlots(dir string, r *Report) ([]string, error) {
 	return names, nil
 }
 
+// savePNG writes p as a PNG with its legend in a column to the right of the axes, so that no
+// legend covers the data however many series it names: the axes keep plotWidth×plotHeight and
+// the image grows by the legend's width (and height, for a legend taller than the axes).
 func savePNG(p *plot.Plot, path string) error {
-	wt, err := p.WriterTo(plotWidth, plotHeight, "png")
+	legend := p.Legend
+	p.Legend = plot.NewLegend() // p.Draw draws no legend
+	defer func() { p.Legend = legend }()
+	legend.Top, legend.Left = true, true
+	// A legend's extent depends only on its entries and style, not on the canvas measuring it.
+	size := legend.Rectangle(draw.New(vgimg.New(plotWidth, plotHeight))).Size()
+	width, height := plotWidth, plotHeight
+	if size.X > 0 {
+		width += legendGap + size.X + legendGap
+		height = max(height, size.Y+2*legendGap)
+	}
+	c, err := draw.NewFormattedCanvas(width, height, "png")
 	if err != nil {
 		return fmt.Errorf("failed to render plot %s: %w", path, err)
+	}
+	dc := draw.New(c)
+	p.Draw(draw.Crop(dc, 0, plotWidth-width, height-plotHeight, 0))
+	if size.X > 0 {
+		legend.Draw(draw.Crop(dc, plotWidth+legendGap, -legendGap, 0, -legendGap))
 	}
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("failed to write plot: %w", err)
 	}
-	if _, err := wt.WriteTo(f); err != nil {
+	if _, err := c.WriteTo(f); err != nil {
 		f.Close()
 		return fmt.Errorf("failed to write plot %s: %w", path, err)
 	}
@@ -85,6 +106,9 @@ func savePNG(p *plot.Plot, path string) error {
 	return nil
 }
 
+// legendGap separates the legend from the axes and the image's edges.
+const legendGap = vg.Length(14)
+
 func logLog(title, xLabel, yLabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
@@ -92,8 +116,6 @@ func logLog(title, xLabel, yLabel string) *plot.Plot {
 	p.Y.Label.Text = yLabel
 	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
 	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
-	p.Legend.Top = true
-	p.Legend.Left = true
 	p.Add(plotter.NewGrid())
 	return p
 }
@@ -117,18 +139,7 @@ func costPlot(r *Report, c Comparison) (*plot.Plot, error) {
 	if err := plotutil.AddLinePoints(p, "full scan (oc's way)", base, "pruneguard", cand); err != nil {
 		return nil, fmt.Errorf("failed to plot %s: %w", c.Name, err)
 	}
-	legendRoom(p, 2)
 	return p, nil
-}
-
-// legendRoom raises the top of a log y axis so that a legend of n entries at the top left
-// does not cover the data.
-func legendRoom(p *plot.Plot, n int) {
-	if p.Y.Min <= 0 || p.Y.Max <= 0 {
-		return
-	}
-	decades := math.Max(math.Log10(p.Y.Max/p.Y.Min), 1)
-	p.Y.Max *= math.Pow(10, decades*0.08*float64(n))
 }
 
 // growthPlot draws every cost measured at two sizes or more relative to its value at the
@@ -168,7 +179,6 @@ func growthPlot(r *Report) (*plot.Plot, error) {
 	linear.Dashes = []vg.Length{vg.Points(2), vg.Points(4)}
 	p.Add(linear)
 	p.Legend.Add("linear growth", linear)
-	legendRoom(p, len(series)/2+1)
 	return p, nil
 }
 
@@ -211,12 +221,10 @@ func latencyPlot(r *Report) (*plot.Plot, error) {
 	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 	p.X.Tick.Marker = plot.ConstantTicks{{Value: nines(0.5), Label: "median"}, {Value: nines(0.9), Label: "p90"},
 		{Value: nines(0.99), Label: "p99"}, {Value: nines(0.999), Label: "p99.9"}, {Value: nines(1), Label: "max"}}
-	p.Legend.Top, p.Legend.Left = true, true
 	p.Add(plotter.NewGrid())
 	if err := plotutil.AddLinePoints(p, series...); err != nil {
 		return nil, fmt.Errorf("failed to plot latencies: %w", err)
 	}
-	legendRoom(p, len(series)/2)
 	return p, nil
 }
 

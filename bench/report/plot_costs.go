@@ -42,6 +42,5 @@ func costSizePlot(r *Report, kind Kind) (*plot.Plot, error) {
 	if err := plotutil.AddLinePoints(p, series...); err != nil {
 		return nil, fmt.Errorf("failed to plot %s costs: %w", kind, err)
 	}
-	legendRoom(p, len(series)/2)
 	return p, nil
 }
