@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // TestWriteFilesRendersValidPNGs writes the whole report to a temporary directory and decodes
@@ -34,6 +36,10 @@ func TestWriteFilesRendersValidPNGs(t *testing.T) {
 		}
 		if b := img.Bounds(); b.Dx() < 600 || b.Dy() < 350 {
 			t.Errorf("%s is %dx%d pixels, too small to read", name, b.Dx(), b.Dy())
+		}
+		// Every plot has a legend, drawn beside the axes: the image is wider than they are.
+		if axes := int(plotWidth.Dots(vgimg.DefaultDPI)); img.Bounds().Dx() <= axes {
+			t.Errorf("%s is %d pixels wide, no wider than its axes (%d): where is the legend?", name, img.Bounds().Dx(), axes)
 		}
 	}
 	md, err := os.ReadFile(filepath.Join(dir, MarkdownFile))
