@@ -132,7 +132,8 @@ bench-quick: tools ## Run every target's benchmark, sized ones at S only (under 
 	@# sizes are chosen through PRUNEGUARD_BENCH_SIZES instead. Loading S through the API
 	@# server (BenchmarkLoad/.../api, a minute) is left out; its etcd loader stays.
 	@# PRUNEGUARD_BENCH_QUICK (bench/report.Quick) cuts what costs minutes at any size: the
-	@# webhook-latency pairs to a third, the do-nothing webhook floor and the index load at L.
+	@# webhook-latency pairs to a third, ByRate's 200/s (the main latency benchmark's rate), the
+	@# do-nothing webhook floor and the index load at L.
 	@PRUNEGUARD_BENCH_QUICK=1 $(MAKE) --no-print-directory bench PRUNEGUARD_BENCH_SIZES=S BENCH_SKIP='BenchmarkLoad/size=S/api'
 
 ##@ Tools

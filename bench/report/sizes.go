@@ -38,8 +38,9 @@ func parseSizes(v string) []string {
 // QuickEnv names the environment variable `make bench-quick` sets to a true value
 // (strconv.ParseBool). Benchmarks whose cost does not depend on the cluster size then do
 // less, and report what they did: the webhook-latency alternations run a third of their pairs
-// (their "pairs" figure says how many), and the index load at L (BenchmarkRebuildLoad, which
-// backs no target) is skipped. Everything else runs as in `make bench`.
+// (their "pairs" figure says how many) and …ByRate leaves out the rate BenchmarkWebhookAddedLatency
+// measures; the do-nothing webhook floor and the index load at L (BenchmarkRebuildLoad), which
+// back no target, are skipped. Everything else runs as in `make bench`.
 const QuickEnv = "PRUNEGUARD_BENCH_QUICK"
 
 // Quick reports whether QuickEnv asks for a quick run; unset or not a boolean is false.
