@@ -127,7 +127,7 @@ bench: tools ## Run every benchmark, sized ones at S, M and L; print and write t
 	$(GO) run ./bench/cmd/report -in bench/results/bench-output.txt -out bench/results
 
 .PHONY: bench-quick
-bench-quick: tools ## Run every target's benchmark, sized ones at S only (under 5 minutes), and write the report.
+bench-quick: tools ## Run the benchmarks, sized ones at S only, fewer webhook pairs (under 5 minutes), and write the report.
 	@# A -bench filter such as '.*/size=S' would silence every benchmark without sizes, so the
 	@# sizes are chosen through PRUNEGUARD_BENCH_SIZES instead. Loading S through the API
 	@# server (BenchmarkLoad/.../api, a minute) is left out; its etcd loader stays.
