@@ -37,8 +37,10 @@ func (ix *Index) Apply(ctx context.Context, ops ...Op) error {
 	if werr := p.wait(); err == nil {
 		err = werr
 	}
-	if p.snap != nil {
-		p.snap.Discard()
+	for _, txn := range []*badger.Txn{p.snap, p.next} {
+		if txn != nil {
+			txn.Discard()
+		}
 	}
 	return err
 }
@@ -58,6 +60,9 @@ type pipeline struct {
 	done     chan error
 	// spare is a published batch whose buffers the next one reuses.
 	spare *writer
+	// next is the write transaction of the next batch, opened before the batch in flight
+	// was committed (see prefill).
+	next *badger.Txn
 }
 
 func (p *pipeline) run(ctx context.Context, ops []Op) error {
@@ -70,6 +75,14 @@ func (p *pipeline) run(ctx context.Context, ops []Op) error {
 		}
 		w := p.ix.newWriter(p.snap, p.inflight, p.spare, min(len(ops), applyBatch))
 		p.spare = nil
+		// Badger's NewTransaction waits for the commits in flight: a batch prepared while
+		// one commits is filled into the transaction opened before that commit, if any.
+		switch {
+		case p.next != nil:
+			w.txn, p.next = p.next, nil
+		case p.inflight == nil:
+			w.txn = p.ix.db.NewTransaction(true)
+		}
 		var opErr error
 		for _, op := range ops[:min(len(ops), applyBatch)] {
 			if opErr = op.apply(w); opErr != nil {
@@ -78,6 +91,7 @@ func (p *pipeline) run(ctx context.Context, ops []Op) error {
 				break
 			}
 			w.endOp(op)
+			w.prefill()
 		}
 		if err := p.submit(w); err != nil {
 			return err
@@ -110,9 +124,11 @@ func (p *pipeline) wait() error {
 // asynchronously, leaving w in flight.
 func (p *pipeline) submit(w *writer) error {
 	if err := p.wait(); err != nil {
+		w.dropTxn()
 		return err
 	}
 	if len(w.ops) == 0 {
+		w.dropTxn()
 		return nil
 	}
 	// Everything before w is committed: a new snapshot sees it all, and w's own writes are
@@ -125,6 +141,10 @@ func (p *pipeline) submit(w *writer) error {
 			return err
 		}
 		if end == len(w.ops) {
+			// Nothing is in flight: the next batch's transaction opens without waiting.
+			if p.next == nil {
+				p.next = p.ix.db.NewTransaction(true)
+			}
 			// w's predecessor is in the new snapshot: cut the chain so that reads stop at w.
 			w.inflight = nil
 			p.inflight, p.done = w, make(chan error, 1)
@@ -141,8 +161,15 @@ func (p *pipeline) submit(w *writer) error {
 }
 
 // fill puts the writes of w's ops from w.segment on into a new transaction, as many whole ops
-// as fit, and returns it with the index of the first op left out.
+// as fit, and returns it with the index of the first op left out. A batch prefilled whole is
+// its own transaction.
 func (p *pipeline) fill(w *writer) (*badger.Txn, int, error) {
+	if w.txn != nil && w.segment == 0 {
+		txn := w.txn
+		w.txn = nil
+		return txn, len(w.ops), nil
+	}
+	w.dropTxn()
 	txn := p.ix.db.NewTransaction(true)
 	for j := w.opStart(w.segment); j < len(w.writes); j++ {
 		err := putWrite(txn, w.writes[j])
@@ -175,4 +202,29 @@ func putWrite(txn *badger.Txn, wr write) error {
 		return txn.Delete(wr.key)
 	}
 	return txn.Set(wr.key, wr.val)
+}
+
+// prefill puts the writes of the op just prepared into the batch's transaction, so that
+// filling it does not wait until the batch in flight has committed: that wait is time
+// Badger's writer spends idle. The first write that does not fit (ErrTxnTooBig) or fails
+// drops the transaction, and fill starts over from the write log, splitting the batch
+// between ops.
+func (w *writer) prefill() {
+	if w.txn == nil {
+		return
+	}
+	for _, wr := range w.writes[w.opStart(len(w.ops)-1):] {
+		if putWrite(w.txn, wr) != nil {
+			w.dropTxn()
+			return
+		}
+	}
+}
+
+// dropTxn discards the batch's transaction, if any.
+func (w *writer) dropTxn() {
+	if w.txn != nil {
+		w.txn.Discard()
+		w.txn = nil
+	}
 }

@@ -69,6 +69,10 @@ type Options struct {
 	// MemTableSize and ValueLogFileSize override memTableSize and valueLogFileSize (bytes);
 	// tests use small ones to force flushes and value-log rotation.
 	MemTableSize, ValueLogFileSize int64
+	// RecordCacheBytes is the budget of the record cache, which spares an update of an
+	// object the read of its previous record (reccache.go): 0 means
+	// DefaultRecordCacheBytes, a negative value disables the cache.
+	RecordCacheBytes int64
 	// ReadOnly opens the index for reading only (no schema repair, no writes, no GC).
 	ReadOnly bool
 	// Temporary says the index is thrown away after one use (the one-shot prune,
@@ -103,6 +107,8 @@ type Index struct {
 	// objects filters the object-record keys (objfilter.go), guarded by wmu; nil when
 	// read-only.
 	objects *keyFilter
+	// records caches confirmed object records for the write path (reccache.go).
+	records *recordCache
 	// subs are the OnCommit subscribers.
 	subs subscribers
 }
@@ -192,7 +198,11 @@ func Open(o Options) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to open index in %s: %w", o.Dir, err)
 	}
-	ix := &Index{db: db, opts: o, dir: o.Dir, log: o.Logger, now: o.Now}
+	cache := o.RecordCacheBytes
+	if o.ReadOnly {
+		cache = -1 // nothing to write, nothing to cache
+	}
+	ix := &Index{db: db, opts: o, dir: o.Dir, log: o.Logger, now: o.Now, records: newRecordCache(cache)}
 	if ix.now == nil {
 		ix.now = time.Now
 	}
@@ -261,6 +271,7 @@ func (ix *Index) wipe() error {
 	}
 	ix.pending = map[string]bool{}
 	ix.objects = newKeyFilter(0)
+	ix.records.reset()
 	return ix.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(metaKey(metaSchema), binary.BigEndian.AppendUint32(nil, SchemaVersion))
 	})

@@ -141,13 +141,25 @@ func sameMatchKeys(a, b model.Ref) bool {
 	return a.Repo == b.Repo && a.Tag == b.Tag && a.Digest == b.Digest && (a.Invalid == "") == (b.Invalid == "")
 }
 
+// loadObject reads the record at key, of object k: from the write logs, the record cache
+// (confirmed records) or the snapshot, in that order (see recordCache).
 func (w *writer) loadObject(key []byte, k model.ObjectKey) (storedObject, bool, error) {
-	if key[0] == prefixObject && !w.ix.objects.mayContain(key) {
+	confirmed := key[0] == prefixObject
+	if confirmed && !w.ix.objects.mayContain(key) {
 		return storedObject{}, false, nil // never written: no read
+	}
+	if _, inLog := w.logged(key); !inLog && confirmed {
+		if rec, ok := w.ix.records.get(key); ok {
+			o, err := decodeObject(k, rec)
+			return o, err == nil, err
+		}
 	}
 	var o storedObject
 	found, err := w.view(key, func(val []byte) (err error) {
 		o, err = decodeObject(k, val) // copies every string out of val
+		if err == nil && confirmed {
+			w.ix.records.put(key, val)
+		}
 		return err
 	})
 	if err != nil || !found {

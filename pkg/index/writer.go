@@ -20,8 +20,11 @@ type writer struct {
 	ix       *Index
 	snap     *badger.Txn
 	inflight *writer
-	now      time.Time
-	log      logr.Logger
+	// txn is the batch's write transaction, filled as its ops are prepared (prefill); nil
+	// when the batch is filled at submit instead.
+	txn *badger.Txn
+	now time.Time
+	log logr.Logger
 
 	// writes is the write log in order; latest maps a key to its last write.
 	writes []write
@@ -215,8 +218,17 @@ func (w *writer) truncate(n int) {
 }
 
 // published runs what a committed segment of ops [from, to) did to the index's memory: the
-// pending set, the commit count, and the OnCommit subscribers.
+// record cache, the pending set, the commit count, and the OnCommit subscribers.
 func (w *writer) published(from, to int) {
+	for _, wr := range w.writes[w.opStart(from):w.opStart(to)] {
+		switch {
+		case wr.key[0] != prefixObject:
+		case wr.del:
+			w.ix.records.drop(wr.key)
+		default:
+			w.ix.records.put(wr.key, wr.val)
+		}
+	}
 	for _, p := range w.pendingLog {
 		if p.op < from || p.op >= to {
 			continue

@@ -1,0 +1,148 @@
+package index
+
+import "sync/atomic"
+
+// recordCache holds the latest committed record of the objects Apply has read or written
+// since Open, so that the next update of the same object does not read it from Badger. That
+// read is a walk of both memtable skiplists and a probe of every level, about a fifth of the
+// CPU of an update that moves a pod's references (BenchmarkApply); the tracker updates the
+// same objects again and again (a pod's every status change is a watch event).
+//
+// The cache holds committed state only: writes enter it when their transaction has committed
+// (writer.published), records read from the batch's snapshot enter it as read, and a batch's
+// own writes and those of the batch in flight are read from their write logs first, so a
+// cached record is never newer or older than what a read of Badger would return. Only
+// confirmed object records are cached; pending records are few and read through the pending
+// set. It is guarded by Index.wmu, like every other part of the write path.
+//
+// Its size is bounded by a byte budget: each entry counts its key, its record and
+// cacheEntryOverhead. When a new record would exceed the budget, entries are dropped in map
+// order, which Go randomises, until it fits; a dropped record is read from Badger on its next
+// update, as if there were no cache.
+type recordCache struct {
+	records map[string][]byte
+	bytes   int64
+	limit   int64
+	// hits and misses count the lookups of PutObject and DeleteObject; atomic because
+	// RecordCacheStats reads them without the write lock.
+	hits, misses atomic.Int64
+	size         atomic.Int64
+	entries      atomic.Int64
+}
+
+const (
+	// DefaultRecordCacheBytes is the record cache's budget when Options.RecordCacheBytes is 0:
+	// about 110,000 pod records of two containers each (a pod record is ~200 bytes, its key
+	// ~35), within the 300 MiB a serving index may use at 100,000 pods (issue 3).
+	DefaultRecordCacheBytes = 32 << 20
+	// cacheEntryOverhead is what an entry costs beyond its key and record bytes: the map slot
+	// (a string and a slice header, its control byte and the map's spare slots) and the size
+	// classes the two allocations are rounded up to.
+	cacheEntryOverhead = 64
+)
+
+// newRecordCache returns a cache of limit bytes; limit < 0 disables it (every lookup
+// misses), 0 means DefaultRecordCacheBytes.
+func newRecordCache(limit int64) *recordCache {
+	if limit == 0 {
+		limit = DefaultRecordCacheBytes
+	}
+	c := &recordCache{limit: max(limit, 0)}
+	if c.limit > 0 {
+		c.records = map[string][]byte{}
+	}
+	return c
+}
+
+func entrySize(key string, rec []byte) int64 {
+	return int64(len(key) + len(rec) + cacheEntryOverhead)
+}
+
+// get returns key's cached record. The record is the cache's own: callers must not modify
+// it, and it stays valid after the entry is replaced or dropped.
+func (c *recordCache) get(key []byte) ([]byte, bool) {
+	if c.limit == 0 {
+		return nil, false
+	}
+	rec, ok := c.records[string(key)]
+	if ok {
+		c.hits.Add(1)
+	} else {
+		c.misses.Add(1)
+	}
+	return rec, ok
+}
+
+// put caches a copy of rec as key's committed record, dropping other entries when it would
+// not fit; a record larger than the whole budget is not cached.
+func (c *recordCache) put(key, rec []byte) {
+	if c.limit == 0 {
+		return
+	}
+	k := string(key)
+	size := entrySize(k, rec)
+	if old, ok := c.records[k]; ok {
+		c.bytes -= entrySize(k, old)
+		delete(c.records, k)
+	}
+	if size > c.limit {
+		c.publish()
+		return
+	}
+	for drop, old := range c.records {
+		if c.bytes+size <= c.limit {
+			break
+		}
+		c.bytes -= entrySize(drop, old)
+		delete(c.records, drop)
+	}
+	c.records[k] = append([]byte(nil), rec...)
+	c.bytes += size
+	c.publish()
+}
+
+// drop forgets key (its object was deleted).
+func (c *recordCache) drop(key []byte) {
+	if c.limit == 0 {
+		return
+	}
+	if old, ok := c.records[string(key)]; ok {
+		c.bytes -= entrySize(string(key), old)
+		delete(c.records, string(key))
+		c.publish()
+	}
+}
+
+// reset empties the cache (the index was wiped).
+func (c *recordCache) reset() {
+	if c.limit == 0 {
+		return
+	}
+	clear(c.records)
+	c.bytes = 0
+	c.publish()
+}
+
+func (c *recordCache) publish() {
+	c.size.Store(c.bytes)
+	c.entries.Store(int64(len(c.records)))
+}
+
+// RecordCacheStats describes the record cache (Options.RecordCacheBytes).
+type RecordCacheStats struct {
+	// Entries and Bytes are what it holds now (Bytes as it counts them: keys, records and a
+	// fixed overhead per entry); Limit is its budget, 0 when it is disabled.
+	Entries, Bytes, Limit int64
+	// Hits and Misses count the record lookups of object updates and deletes since Open.
+	Hits, Misses int64
+}
+
+// RecordCacheStats returns the record cache's figures; it is safe to call at any time.
+func (ix *Index) RecordCacheStats() RecordCacheStats {
+	c := ix.records
+	if c == nil {
+		return RecordCacheStats{}
+	}
+	return RecordCacheStats{Entries: c.entries.Load(), Bytes: c.size.Load(), Limit: c.limit,
+		Hits: c.hits.Load(), Misses: c.misses.Load()}
+}
