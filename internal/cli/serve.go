@@ -11,6 +11,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -38,6 +39,7 @@ type serveOptions struct {
 	leaderElectionNamespace string
 	lease                   server.LeaseTiming
 	pendingTTL              time.Duration
+	recordCache             string
 	verbosity               int
 	pruning                 string
 	// The chart's self-managed certificate mode (without cert-manager).
@@ -138,6 +140,7 @@ func (o *serveOptions) register(cmd *cobra.Command) {
 	f.DurationVar(&o.lease.RenewDeadline, "leader-elect-renew-deadline", server.DefaultRenewDeadline, "How long the leader keeps failing to renew before it stops pruning; must be below --leader-elect-lease-duration.")
 	f.DurationVar(&o.lease.RetryPeriod, "leader-elect-retry-period", server.DefaultRetryPeriod, "How often the leader renews the Lease and the other replicas try to acquire it.")
 	f.DurationVar(&o.pendingTTL, "pending-ttl", webhook.DefaultPendingTTL, "How long a reference recorded at admission protects its image without the object appearing in a watch (another admission plugin may have refused it).")
+	f.StringVar(&o.recordCache, "index-record-cache", defaultRecordCache, "Memory for the index's cache of object records (a Kubernetes quantity such as 32Mi; 0 disables it). An update of a cached object skips a read of the index: about a third of the CPU of a watch event that moves a pod's references. About 300 bytes an object; 32Mi holds ~110,000.")
 	f.IntVarP(&o.verbosity, "verbosity", "v", 0, "Log verbosity: 0 logs what an operator acts on, 1 adds debugging detail, 2 adds Badger's.")
 	f.StringVar(&o.pruning, "pruning", pruningOff, `Pruning mode: "off" (track references only) or "continuous" (prune on the leader).`)
 	f.BoolVar(&o.metricsSecure, "metrics-secure", true, "Serve --metrics-bind-address over HTTPS with the audit API, authenticating callers (TokenReview) and authorising them (SubjectAccessReview); false serves plain-HTTP metrics only, for local runs.")
@@ -185,6 +188,10 @@ func (o *serveOptions) validate(cmd *cobra.Command) (serveConfig, error) {
 	case o.selfSignedCerts && o.leaderElectionNamespace == "":
 		return serveConfig{}, errors.New("--self-signed-certs needs the namespace of --cert-secret: set --leader-election-namespace or POD_NAMESPACE")
 	}
+	recordCache, err := parseRecordCache(o.recordCache)
+	if err != nil {
+		return serveConfig{}, err
+	}
 	var selfSigned *server.SelfSigned
 	if o.selfSignedCerts {
 		selfSigned = &server.SelfSigned{
@@ -214,6 +221,7 @@ func (o *serveOptions) validate(cmd *cobra.Command) (serveConfig, error) {
 	return serveConfig{Kubeconfig: o.kubeconfig, Verbosity: o.verbosity, Server: server.Options{
 		Pruning:                 pruning,
 		DataDir:                 o.dataDir,
+		RecordCacheBytes:        recordCache,
 		WebhookPort:             o.webhookPort,
 		CertDir:                 o.certDir,
 		SelfSigned:              selfSigned,
@@ -260,4 +268,20 @@ func newLogger(s Streams, verbosity int) logr.Logger {
 		defer mu.Unlock()
 		fmt.Fprintln(s.Err, obj)
 	}, funcr.Options{LogTimestamp: true, Verbosity: verbosity})
+}
+
+// defaultRecordCache is --index-record-cache's default, index.DefaultRecordCacheBytes.
+const defaultRecordCache = "32Mi"
+
+// parseRecordCache turns --index-record-cache into server.Options.RecordCacheBytes: a size in
+// bytes, or -1 for "0" (disabled).
+func parseRecordCache(v string) (int64, error) {
+	q, err := resource.ParseQuantity(v)
+	if err != nil || q.Sign() < 0 {
+		return 0, fmt.Errorf("invalid --index-record-cache %q: want a size such as 32Mi, or 0 to disable the cache", v)
+	}
+	if q.IsZero() {
+		return -1, nil
+	}
+	return q.Value(), nil
 }

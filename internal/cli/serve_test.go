@@ -218,3 +218,36 @@ func parseServe(args []string) (*serveConfig, *cobra.Command, string, error) {
 	err := cmd.Execute()
 	return got, cmd, errOut.String(), err
 }
+
+func TestServeIndexRecordCache(t *testing.T) {
+	base := []string{"--data-dir=/d", "--cert-dir=/c"}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    int64
+		wantErr string
+	}{
+		{name: "the default is the index's default budget", want: index.DefaultRecordCacheBytes},
+		{name: "a quantity sets the budget in bytes", args: []string{"--index-record-cache=64Mi"}, want: 64 << 20},
+		{name: "a decimal quantity is bytes too", args: []string{"--index-record-cache=100M"}, want: 100_000_000},
+		{name: "0 disables the cache", args: []string{"--index-record-cache=0"}, want: -1},
+		{name: "a negative size is refused", args: []string{"--index-record-cache=-1Mi"}, wantErr: `invalid --index-record-cache "-1Mi"`},
+		{name: "a size that is not a quantity is refused", args: []string{"--index-record-cache=lots"}, wantErr: "want a size such as 32Mi, or 0 to disable the cache"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, _, err := parseServe(append(append([]string(nil), base...), tc.args...))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Server.RecordCacheBytes != tc.want {
+				t.Errorf("RecordCacheBytes = %d, want %d", got.Server.RecordCacheBytes, tc.want)
+			}
+		})
+	}
+}

@@ -147,14 +147,19 @@ func buildSizeFixture(rb *Rebuild) error {
 		return err
 	}
 	for i := range sizePods {
-		// A pod of stream s references images of that stream.
-		o := benchPod(i, 0, func(n int) int { return (i%sizeStreams)*20 + n%20 })
-		o.Refs[1] = tagRef("spec.containers[sidecar].image", o.Refs[0].Repo, "latest")
-		if err := rb.PutObject(o); err != nil {
+		if err := rb.PutObject(sizePod(i)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// sizePod is pod i of the size fixture: pod i of stream i%sizeStreams references an image of
+// that stream by digest and its latest tag.
+func sizePod(i int) model.Object {
+	o := benchPod(i, 0, func(n int) int { return (i%sizeStreams)*20 + n%20 })
+	o.Refs[1] = tagRef("spec.containers[sidecar].image", o.Refs[0].Repo, "latest")
+	return o
 }
 
 // putBenchImagesAndStreams puts images 0..images-1 and streams 0..streams-1.
@@ -425,6 +430,31 @@ func BenchmarkServeRSS(b *testing.B) {
 	b.ReportMetric(m["RssFile:"]/1024, "file-MiB")
 }
 
+// rssTrackEnv makes TestServeRSSChild first apply an update of every pod, as the tracker's
+// catch-up after a restart does.
+const rssTrackEnv = "PRUNEGUARD_INDEX_RSS_TRACK"
+
+// BenchmarkServeTrackRSS is BenchmarkServeRSS for a process that also tracks: before its
+// lookups the child applies a resource-version update of each of the 100,000 pods, so that
+// the record cache is full (cache-MiB) and the memtables hold writes, as in a serve replica.
+// It has no target of its own; it shows what tracking adds to the serving figure.
+func BenchmarkServeTrackRSS(b *testing.B) {
+	skipShort(b)
+	dir := fixtures.dir(b, "size", buildSizeFixture)
+	b.ResetTimer()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeRSSChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), rssDirEnv+"="+dir, rssTrackEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("rss child: %v\n%s", err, out)
+	}
+	m := parseRSS(b, string(out))
+	b.ReportMetric(m["VmHWM:"]/1024, "serve-track-MiB/rss")
+	b.ReportMetric(m["RssAnon:"]/1024, "anon-MiB")
+	b.ReportMetric(m["RssFile:"]/1024, "file-MiB")
+	b.ReportMetric(m["record-cache"]/1024, "cache-MiB")
+}
+
 func parseRSS(b *testing.B, out string) map[string]float64 {
 	m := map[string]float64{}
 	for _, line := range strings.Split(out, "\n") {
@@ -446,6 +476,9 @@ func TestServeRSSChild(t *testing.T) {
 	}
 	ix, err := Open(Options{Dir: dir})
 	must(t, err)
+	if os.Getenv(rssTrackEnv) != "" {
+		trackEveryPod(t, ix)
+	}
 	r := rand.New(rand.NewPCG(5, 6))
 	for range 300_000 {
 		must(t, mixedLookup(ix, r))
@@ -453,7 +486,23 @@ func TestServeRSSChild(t *testing.T) {
 	for field, kib := range readProcStatus(t) {
 		fmt.Printf("rss-kib %s %d\n", field, kib)
 	}
+	fmt.Printf("rss-kib record-cache %d\n", ix.RecordCacheStats().Bytes/1024)
 	must(t, ix.Close())
+}
+
+// trackEveryPod applies a resource-version update of each pod of the size fixture, in the
+// tracker's batches of 1,000.
+func trackEveryPod(t *testing.T, ix *Index) {
+	ops := make([]Op, 0, 1000)
+	for i := range sizePods {
+		o := sizePod(i)
+		o.ResourceVersion = "2"
+		ops = append(ops, PutObject(o))
+		if len(ops) == cap(ops) || i == sizePods-1 {
+			must(t, ix.Apply(context.Background(), ops...))
+			ops = ops[:0]
+		}
+	}
 }
 
 // readProcStatus returns this process's memory figures from /proc/self/status, in KiB.

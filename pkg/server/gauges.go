@@ -24,6 +24,11 @@ type indexGauges struct {
 	log        logr.Logger
 	references prometheus.Gauge
 	pending    prometheus.Gauge
+	// The record cache's figures; hits and misses are counters fed with what the index
+	// counted since the last refresh.
+	cacheBytes, cacheEntries prometheus.Gauge
+	cacheLookups             *prometheus.CounterVec
+	lastCache                index.RecordCacheStats
 }
 
 func newIndexGauges(reg prometheus.Registerer, ix *index.Index, interval time.Duration, log logr.Logger) (*indexGauges, error) {
@@ -40,11 +45,32 @@ func newIndexGauges(reg prometheus.Registerer, ix *index.Index, interval time.Du
 			Help: "References recorded at admission and not yet confirmed by a watch.",
 		}),
 	}
+	g.cacheBytes = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "pruneguard_index_record_cache_bytes",
+		Help: "Memory the index's record cache holds (keys, records and a fixed overhead per entry); its budget is --index-record-cache.",
+	})
+	g.cacheEntries = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "pruneguard_index_record_cache_entries",
+		Help: "Object records the index's record cache holds.",
+	})
+	g.cacheLookups = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "pruneguard_index_record_cache_lookups_total",
+		Help: "Record lookups of index updates by result: hit (served from the record cache) or miss (read from Badger). Many misses with a full cache mean --index-record-cache is too small for the cluster.",
+	}, []string{"result"})
 	var err error
 	if g.references, err = metrics.Register(reg, g.references); err != nil {
 		return nil, err
 	}
 	if g.pending, err = metrics.Register(reg, g.pending); err != nil {
+		return nil, err
+	}
+	if g.cacheBytes, err = metrics.Register(reg, g.cacheBytes); err != nil {
+		return nil, err
+	}
+	if g.cacheEntries, err = metrics.Register(reg, g.cacheEntries); err != nil {
+		return nil, err
+	}
+	if g.cacheLookups, err = metrics.Register(reg, g.cacheLookups); err != nil {
 		return nil, err
 	}
 	return g, nil
@@ -64,6 +90,7 @@ func (g *indexGauges) run(ctx context.Context) error {
 }
 
 func (g *indexGauges) refresh(ctx context.Context) {
+	g.refreshCache()
 	st, err := g.ix.Stats(ctx)
 	if err != nil {
 		if ctx.Err() == nil && !errors.Is(err, index.ErrRebuilding) {
@@ -73,4 +100,15 @@ func (g *indexGauges) refresh(ctx context.Context) {
 	}
 	g.references.Set(float64(st.Keys["ref-by-digest"] + st.Keys["ref-by-tag"]))
 	g.pending.Set(float64(st.Keys["ref-by-digest/pending"] + st.Keys["ref-by-tag/pending"]))
+}
+
+// refreshCache publishes the record cache's figures. It needs no scan, so it runs even while
+// the index is being rebuilt.
+func (g *indexGauges) refreshCache() {
+	c := g.ix.RecordCacheStats()
+	g.cacheBytes.Set(float64(c.Bytes))
+	g.cacheEntries.Set(float64(c.Entries))
+	g.cacheLookups.WithLabelValues("hit").Add(float64(max(c.Hits-g.lastCache.Hits, 0)))
+	g.cacheLookups.WithLabelValues("miss").Add(float64(max(c.Misses-g.lastCache.Misses, 0)))
+	g.lastCache = c
 }

@@ -50,6 +50,9 @@ type Registry interface {
 type Options struct {
 	Config  *rest.Config
 	DataDir string
+	// RecordCacheBytes is the budget of the index's record cache (index.Options): 0 means
+	// index.DefaultRecordCacheBytes, a negative value disables it.
+	RecordCacheBytes int64
 	// WebhookHost and WebhookPort are where the TLS webhook listens ("" is every interface).
 	WebhookHost string
 	WebhookPort int
@@ -136,7 +139,7 @@ func New(o Options) (*Server, error) {
 	if o.LeaderElectionID == "" {
 		o.LeaderElectionID = DefaultLeaderElectionID
 	}
-	ix, err := index.Open(index.Options{Dir: o.DataDir, Logger: o.Logger.WithName("index")})
+	ix, err := index.Open(index.Options{Dir: o.DataDir, Logger: o.Logger.WithName("index"), RecordCacheBytes: o.RecordCacheBytes})
 	if err != nil {
 		return nil, err
 	}

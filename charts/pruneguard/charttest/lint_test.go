@@ -44,6 +44,7 @@ func TestInvalidValuesAreRefusedAtRenderTime(t *testing.T) {
 		{"the prune job may not share the serve ServiceAccount",
 			m{"pruning": m{"mode": "cronjob", "cronJob": m{"serviceAccountName": fullname}}}, "must differ"},
 		{"a lease duration that is not a duration is refused", m{"leaderElection": m{"leaseDuration": "15 seconds"}}, "leaseDuration"},
+		{"a record cache size that is not a quantity is refused", m{"index": m{"recordCacheSize": "32 MB"}}, "recordCacheSize"},
 		{"an issuerRef without a name is refused", m{"certManager": m{"issuerRef": m{"kind": "ClusterIssuer"}}}, "name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

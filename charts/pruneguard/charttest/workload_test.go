@@ -211,6 +211,13 @@ func TestServeArgumentsFollowTheModeAndCertificates(t *testing.T) {
 					t.Errorf("args %v lack %s%s", args, flag, lease[i])
 				}
 			}
+			cache := "32Mi"
+			if ix, ok := v.values["index"].(m); ok {
+				cache = ix["recordCacheSize"].(string)
+			}
+			if !slices.Contains(args, "--index-record-cache="+cache) {
+				t.Errorf("args %v lack --index-record-cache=%s", args, cache)
+			}
 			continuous := mode(v) == "continuous"
 			if slices.Contains(args, "--pruning=continuous") != continuous || slices.Contains(args, "--pruning=off") == continuous {
 				t.Errorf("mode %s, args %v", mode(v), args)
