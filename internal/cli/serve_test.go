@@ -188,21 +188,32 @@ func TestServeLeaseTiming(t *testing.T) {
 		{name: "a retry period too close to the renew deadline is refused", args: []string{"--leader-elect-retry-period=9s"}, wantErr: "invalid --leader-elect-lease-duration, --leader-elect-renew-deadline or --leader-elect-retry-period"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, _, _, err := parseServe(append(append([]string(nil), base...), tc.args...))
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
-				}
+			got := parseServeExpecting(t, append(append([]string(nil), base...), tc.args...), tc.wantErr)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Server.Lease != tc.want {
 				t.Errorf("Lease = %+v, want %+v", got.Server.Lease, tc.want)
 			}
 		})
 	}
+}
+
+// parseServeExpecting parses args as parseServe does and returns the configuration, or nil
+// when wantErr is set and the error contains it; any other outcome fails t.
+func parseServeExpecting(t *testing.T, args []string, wantErr string) *serveConfig {
+	t.Helper()
+	got, _, _, err := parseServe(args)
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("error %v, want one containing %q", err, wantErr)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 // parseServe runs serve's flag parsing and validation on args and returns the configuration
@@ -235,15 +246,9 @@ func TestServeIndexRecordCache(t *testing.T) {
 		{name: "a size that is not a quantity is refused", args: []string{"--index-record-cache=lots"}, wantErr: "want a size such as 32Mi, or 0 to disable the cache"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, _, _, err := parseServe(append(append([]string(nil), base...), tc.args...))
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
-				}
+			got := parseServeExpecting(t, append(append([]string(nil), base...), tc.args...), tc.wantErr)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Server.RecordCacheBytes != tc.want {
 				t.Errorf("RecordCacheBytes = %d, want %d", got.Server.RecordCacheBytes, tc.want)

@@ -413,16 +413,7 @@ const rssDirEnv = "PRUNEGUARD_INDEX_RSS_DIR"
 // process keeps the fixture build's memory out of the figure; it runs once whatever b.N is.
 // Target: <= 300 MiB.
 func BenchmarkServeRSS(b *testing.B) {
-	skipShort(b)
-	dir := fixtures.dir(b, "size", buildSizeFixture)
-	b.ResetTimer()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestServeRSSChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), rssDirEnv+"="+dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		b.Fatalf("rss child: %v\n%s", err, out)
-	}
-	m := parseRSS(b, string(out))
+	m := runRSSChild(b)
 	// The target is judged on the peak (VmHWM), the stricter of the two.
 	b.ReportMetric(m["VmHWM:"]/1024, "serve-MiB/rss")
 	b.ReportMetric(m["VmRSS:"]/1024, "serve-MiB/final-rss")
@@ -439,20 +430,26 @@ const rssTrackEnv = "PRUNEGUARD_INDEX_RSS_TRACK"
 // the record cache is full (cache-MiB) and the memtables hold writes, as in a serve replica.
 // It has no target of its own; it shows what tracking adds to the serving figure.
 func BenchmarkServeTrackRSS(b *testing.B) {
-	skipShort(b)
-	dir := fixtures.dir(b, "size", buildSizeFixture)
-	b.ResetTimer()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestServeRSSChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), rssDirEnv+"="+dir, rssTrackEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		b.Fatalf("rss child: %v\n%s", err, out)
-	}
-	m := parseRSS(b, string(out))
+	m := runRSSChild(b, rssTrackEnv+"=1")
 	b.ReportMetric(m["VmHWM:"]/1024, "serve-track-MiB/rss")
 	b.ReportMetric(m["RssAnon:"]/1024, "anon-MiB")
 	b.ReportMetric(m["RssFile:"]/1024, "file-MiB")
 	b.ReportMetric(m["record-cache"]/1024, "cache-MiB")
+}
+
+// runRSSChild runs TestServeRSSChild on the size fixture with env added and returns the
+// figures it printed, in KiB.
+func runRSSChild(b *testing.B, env ...string) map[string]float64 {
+	skipShort(b)
+	dir := fixtures.dir(b, "size", buildSizeFixture)
+	b.ResetTimer()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeRSSChild$", "-test.count=1")
+	cmd.Env = append(append(os.Environ(), rssDirEnv+"="+dir), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("rss child: %v\n%s", err, out)
+	}
+	return parseRSS(b, string(out))
 }
 
 func parseRSS(b *testing.B, out string) map[string]float64 {
