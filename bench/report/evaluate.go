@@ -14,6 +14,9 @@ const (
 	Met         Status = "met"
 	Missed      Status = "missed"
 	NotMeasured Status = "not measured"
+	// Inconclusive is a value that meets its target while the benchmark's own spread of it
+	// (its METRIC-q1 and METRIC-q3 figures) reaches past the target: the run cannot tell.
+	Inconclusive Status = "inconclusive"
 )
 
 // Result is one target with what was measured for it.
@@ -96,6 +99,9 @@ func Build(run *Run, m Machine, targets []Target, comparisons []Comparison, now 
 				OtherSize: t.Size != "" && b.Size != t.Size, CarriedFrom: b.CarriedFrom}
 			if t.Met(v) {
 				res.Status = Met
+				if spreadCrosses(b, t) {
+					res.Status = Inconclusive
+				}
 			}
 			r.Results = append(r.Results, res)
 		}
@@ -109,6 +115,17 @@ func Build(run *Run, m Machine, targets []Target, comparisons []Comparison, now 
 	r.Costs = costGrowth(run, Costs())
 	r.Growth = growth(run)
 	return r
+}
+
+// spreadCrosses reports whether b's spread of t's metric (its METRIC-q1 to METRIC-q3, when
+// it reports them) reaches past the target: the quartile on the wrong side misses it.
+func spreadCrosses(b Benchmark, t Target) bool {
+	worse := t.Metric + "-q3"
+	if t.Op == AtLeast {
+		worse = t.Metric + "-q1"
+	}
+	v, ok := b.Value(worse)
+	return ok && !t.Met(v)
 }
 
 // compare pairs the baseline and candidate metrics measured at the same size.

@@ -172,3 +172,34 @@ func TestUnsizedCandidateStandsAgainstEverySize(t *testing.T) {
 		t.Errorf("time-to-prune compared at %v, want [S M]", sizes)
 	}
 }
+
+func TestBuildCallsAValueInconclusiveWhenItsOwnSpreadCrossesTheTarget(t *testing.T) {
+	latency := Target{Issue: 4, Metric: "webhook-added-ms/p99", Op: AtMost, Value: 2}
+	rate := Target{Issue: 3, Metric: "updates/s", Op: AtLeast, Value: 50_000}
+	bench := func(name string, metrics ...Metric) Benchmark {
+		return Benchmark{Name: name, Procs: 2, Iterations: 1, Metrics: metrics}
+	}
+	run := &Run{Benchmarks: []Benchmark{
+		bench("BenchmarkNoisy", Metric{-15.8, "webhook-added-ms/p99"}, Metric{-29.9, "webhook-added-ms/p99-q1"}, Metric{10.3, "webhook-added-ms/p99-q3"}),
+		bench("BenchmarkTight", Metric{1.1, "webhook-added-ms/p99"}, Metric{0.7, "webhook-added-ms/p99-q1"}, Metric{1.9, "webhook-added-ms/p99-q3"}),
+		bench("BenchmarkMissed", Metric{9.8, "webhook-added-ms/p99"}, Metric{2.8, "webhook-added-ms/p99-q1"}, Metric{16.1, "webhook-added-ms/p99-q3"}),
+		bench("BenchmarkRate", Metric{50_759, "updates/s"}, Metric{46_000, "updates/s-q1"}, Metric{52_000, "updates/s-q3"}),
+		bench("BenchmarkRateNoSpread", Metric{50_759, "updates/s"}),
+	}}
+	r := Build(run, Machine{CPU: "test"}, []Target{latency, rate}, nil, time.Unix(0, 0))
+	want := map[string]Status{
+		"BenchmarkNoisy":        Inconclusive,
+		"BenchmarkTight":        Met,
+		"BenchmarkMissed":       Missed,
+		"BenchmarkRate":         Inconclusive,
+		"BenchmarkRateNoSpread": Met,
+	}
+	for _, res := range r.Results {
+		if res.Status != want[res.Benchmark] {
+			t.Errorf("%s (%s = %v): %s, want %s", res.Benchmark, res.Target.Metric, res.Value, res.Status, want[res.Benchmark])
+		}
+	}
+	if len(r.Results) != len(want) {
+		t.Fatalf("%d results, want %d", len(r.Results), len(want))
+	}
+}

@@ -46,18 +46,23 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 }
 
 func writeTargets(p *printer, r *Report) {
-	met, missed, none := 0, 0, 0
+	met, missed, unsure, none := 0, 0, 0, 0
 	for _, res := range r.Results {
 		switch res.Status {
 		case Met:
 			met++
 		case Missed:
 			missed++
+		case Inconclusive:
+			unsure++
 		default:
 			none++
 		}
 	}
-	p.f("## Targets\n\n%d met, %d missed, %d not measured.\n\n", met, missed, none)
+	p.f("## Targets\n\n%d met, %d missed, %d inconclusive, %d not measured.\n\n", met, missed, unsure, none)
+	if unsure > 0 {
+		p.f("Inconclusive: the value meets the target, but the benchmark's own spread of it (quartiles over repeated pairs) reaches past the target.\n\n")
+	}
 	p.f("| Issue | What | Metric | Target | Size | Measured | Status | Benchmark |\n")
 	p.f("|---:|---|---|---:|:---:|---:|---|---|\n")
 	for _, res := range r.Results {
@@ -68,6 +73,8 @@ func writeTargets(p *printer, r *Report) {
 			status = "✅ met"
 		case Missed:
 			status = "❌ missed"
+		case Inconclusive:
+			status = "❔ inconclusive"
 		}
 		if res.OtherSize && res.Status != NotMeasured {
 			status += fmt.Sprintf(" (at %s; target is for %s)", orDash(res.Size), t.Size)

@@ -93,3 +93,20 @@ func TestMarkdownSaysAQuickRunIsOne(t *testing.T) {
 		}
 	}
 }
+
+func TestMarkdownCountsAndExplainsInconclusiveTargets(t *testing.T) {
+	r := &Report{Results: []Result{
+		{Target: Target{Issue: 4, What: "p99", Metric: "webhook-added-ms/p99", Op: AtMost, Value: 2}, Benchmark: "BenchmarkNoisy", Value: -15.8, Status: Inconclusive},
+		{Target: Target{Issue: 3, What: "rate", Metric: "updates/s", Op: AtLeast, Value: 50_000}, Benchmark: "BenchmarkRate", Value: 60_000, Status: Met},
+	}}
+	var p printer
+	var b strings.Builder
+	p.w = &b
+	writeTargets(&p, r)
+	out := b.String()
+	for _, want := range []string{"1 met, 0 missed, 1 inconclusive, 0 not measured.", "❔ inconclusive", "reaches past the target"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the targets section lacks %q:\n%s", want, out)
+		}
+	}
+}
