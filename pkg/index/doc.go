@@ -11,8 +11,9 @@
 //   - Writes as Ops applied by Apply: each Op replaces or deletes one object, pending record,
 //     image, stream or limit range in one transaction, moving its reverse entries and counts
 //     with it (old refs out, new refs in). Apply prepares ops in batches (writer.go) and
-//     commits each batch as one transaction while preparing the next, so that the two cores
-//     share the work; a batch too big for one transaction is split between ops. Badger replays
+//     commits each batch as one transaction while preparing the next (filling the next one's
+//     transaction as its ops are prepared), so that the two cores share the work; a batch too
+//     big for one transaction is split between ops. Badger replays
 //     whole transactions or none, so a killed process leaves each object old or new, never
 //     half (crash_test.go kills a writer in a loop to prove it).
 //   - Reverse entries that carry what a lookup returns (refvalue.go): "who references D?" is
@@ -30,7 +31,9 @@
 //   - Temporary indexes (temporary.go, Options.Temporary) for the one-shot prune: no
 //     compaction while a rebuild loads them, one merge when it finishes.
 //   - An in-memory filter of the object keys written (objfilter.go), so that PutObject of an
-//     object the index never held reads nothing from Badger.
+//     object the index never held reads nothing from Badger, and a cache of committed object
+//     records (reccache.go, Options.RecordCacheBytes), so that an update of an object it holds
+//     reads its previous record from memory instead.
 //
 // # Schema versions and rebuilds
 //
