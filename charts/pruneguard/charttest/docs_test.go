@@ -182,6 +182,7 @@ var metrics = []string{
 	"pruneguard_references", "pruneguard_pending_references", "pruneguard_images_pruned_total",
 	"pruneguard_bytes_pruned_total", "pruneguard_prune_duration_seconds", "pruneguard_time_to_prune_seconds",
 	"pruneguard_fences_active", "pruneguard_admissions_denied_total", "pruneguard_webhook_latency_seconds",
+	"pruneguard_index_record_cache_lookups_total", "pruneguard_index_record_cache_bytes",
 }
 
 func TestDashboardGraphsEveryMetricAndOnlyKnownOnes(t *testing.T) {
