@@ -270,7 +270,8 @@ func newLogger(s Streams, verbosity int) logr.Logger {
 	}, funcr.Options{LogTimestamp: true, Verbosity: verbosity})
 }
 
-// defaultRecordCache is --index-record-cache's default, index.DefaultRecordCacheBytes.
+// defaultRecordCache is --index-record-cache's default, index.DefaultRecordCacheBytes as a
+// quantity (TestServeIndexRecordCache checks that the two agree).
 const defaultRecordCache = "32Mi"
 
 // parseRecordCache turns --index-record-cache into server.Options.RecordCacheBytes: a size in

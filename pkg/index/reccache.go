@@ -4,9 +4,10 @@ import "sync/atomic"
 
 // recordCache holds the latest committed record of the objects Apply has read or written
 // since Open, so that the next update of the same object does not read it from Badger. That
-// read is a walk of both memtable skiplists and a probe of every level, about a fifth of the
-// CPU of an update that moves a pod's references (BenchmarkApply); the tracker updates the
-// same objects again and again (a pod's every status change is a watch event).
+// read is a walk of both memtable skiplists and a probe of every level: without it, an update
+// that moves a pod's references costs about a third less CPU (BenchmarkApply, 49–54 → 33–37
+// cpu-µs on the 2-core machine); the tracker updates the same objects again and again (a
+// pod's every status change is a watch event).
 //
 // The cache holds committed state only: writes enter it when their transaction has committed
 // (writer.published), records read from the batch's snapshot enter it as read, and a batch's
@@ -21,19 +22,18 @@ import "sync/atomic"
 // update, as if there were no cache.
 type recordCache struct {
 	records map[string][]byte
-	bytes   int64
 	limit   int64
-	// hits and misses count the lookups of PutObject and DeleteObject; atomic because
-	// RecordCacheStats reads them without the write lock.
-	hits, misses atomic.Int64
-	size         atomic.Int64
-	entries      atomic.Int64
+	// size is what the entries count (entrySize); hits and misses count the lookups of
+	// PutObject and DeleteObject. Atomic because RecordCacheStats reads them without the
+	// write lock.
+	size, hits, misses atomic.Int64
 }
 
 const (
 	// DefaultRecordCacheBytes is the record cache's budget when Options.RecordCacheBytes is 0:
 	// about 110,000 pod records of two containers each (a pod record is ~200 bytes, its key
-	// ~35), within the 300 MiB a serving index may use at 100,000 pods (issue 3).
+	// ~35). Full, it is ~30 of the ~370 MiB a replica that tracks 100,000 pods uses
+	// (BenchmarkServeTrackRSS).
 	DefaultRecordCacheBytes = 32 << 20
 	// cacheEntryOverhead is what an entry costs beyond its key and record bytes: the map slot
 	// (a string and a slice header, its control byte and the map's spare slots) and the size
@@ -82,23 +82,25 @@ func (c *recordCache) put(key, rec []byte) {
 	k := string(key)
 	size := entrySize(k, rec)
 	if old, ok := c.records[k]; ok {
-		c.bytes -= entrySize(k, old)
-		delete(c.records, k)
+		c.forget(k, old)
 	}
 	if size > c.limit {
-		c.publish()
 		return
 	}
 	for drop, old := range c.records {
-		if c.bytes+size <= c.limit {
+		if c.size.Load()+size <= c.limit {
 			break
 		}
-		c.bytes -= entrySize(drop, old)
-		delete(c.records, drop)
+		c.forget(drop, old)
 	}
 	c.records[k] = append([]byte(nil), rec...)
-	c.bytes += size
-	c.publish()
+	c.size.Add(size)
+}
+
+// forget removes the entry of k, whose record is old.
+func (c *recordCache) forget(k string, old []byte) {
+	c.size.Add(-entrySize(k, old))
+	delete(c.records, k)
 }
 
 // drop forgets key (its object was deleted).
@@ -107,9 +109,7 @@ func (c *recordCache) drop(key []byte) {
 		return
 	}
 	if old, ok := c.records[string(key)]; ok {
-		c.bytes -= entrySize(string(key), old)
-		delete(c.records, string(key))
-		c.publish()
+		c.forget(string(key), old)
 	}
 }
 
@@ -119,19 +119,14 @@ func (c *recordCache) reset() {
 		return
 	}
 	clear(c.records)
-	c.bytes = 0
-	c.publish()
-}
-
-func (c *recordCache) publish() {
-	c.size.Store(c.bytes)
-	c.entries.Store(int64(len(c.records)))
+	c.size.Store(0)
 }
 
 // RecordCacheStats describes the record cache (Options.RecordCacheBytes).
 type RecordCacheStats struct {
 	// Entries and Bytes are what it holds now (Bytes as it counts them: keys, records and a
-	// fixed overhead per entry); Limit is its budget, 0 when it is disabled.
+	// fixed overhead per entry); Limit is its budget, 0 when it is disabled. Entries is read
+	// under the write lock, so it waits for an Apply in progress.
 	Entries, Bytes, Limit int64
 	// Hits and Misses count the record lookups of object updates and deletes since Open.
 	Hits, Misses int64
@@ -143,6 +138,9 @@ func (ix *Index) RecordCacheStats() RecordCacheStats {
 	if c == nil {
 		return RecordCacheStats{}
 	}
-	return RecordCacheStats{Entries: c.entries.Load(), Bytes: c.size.Load(), Limit: c.limit,
+	ix.wmu.Lock()
+	entries := len(c.records)
+	ix.wmu.Unlock()
+	return RecordCacheStats{Entries: int64(entries), Bytes: c.size.Load(), Limit: c.limit,
 		Hits: c.hits.Load(), Misses: c.misses.Load()}
 }
