@@ -112,6 +112,7 @@ func (p *pipeline) wait() error {
 	w := p.inflight
 	p.inflight = nil
 	if err := <-p.done; err != nil {
+		w.failed()
 		return fmt.Errorf("failed to commit %d index ops: %w", len(w.ops), err)
 	}
 	w.published(w.segment, len(w.ops))
@@ -140,6 +141,7 @@ func (p *pipeline) submit(w *writer) error {
 		if err != nil {
 			return err
 		}
+		w.stage(end)
 		if end == len(w.ops) {
 			// Nothing is in flight: the next batch's transaction opens without waiting.
 			if p.next == nil {
@@ -153,6 +155,7 @@ func (p *pipeline) submit(w *writer) error {
 		}
 		err = txn.Commit()
 		if err != nil {
+			w.failed()
 			return fmt.Errorf("failed to commit %d index ops: %w", end-w.segment, err)
 		}
 		w.published(w.segment, end)

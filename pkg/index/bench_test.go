@@ -188,10 +188,10 @@ func skipShort(b *testing.B) {
 // -benchtime 1x measures a real stream, not one update). Each update is of a pod the index
 // holds, so each looks up the stored record (in the record cache, which holds all 100,000 at
 // its default budget: cache-hit-% and cache-MiB say so) and writes what changed:
-//   - "moving-refs": every update changes a reference and the phase (old entry out, new in,
-//     every reverse entry rewritten; the worst case);
-//   - "phase-change": the phase changes, references do not (each reverse entry carries the
-//     phase, so each is rewritten: what a pod's start or end costs);
+//   - "moving-refs": every update changes a reference and the phase (the record, the old
+//     entry out, the new one in; the worst case);
+//   - "phase-change": the phase changes, references do not (the record alone: the phase is
+//     in the object states, not in the entries; what a pod's start or end costs);
 //   - "status-only": the resource version changes and nothing the index reads (conditions,
 //     container statuses, labels: most watch events of a running pod), so only the object
 //     record is rewritten.

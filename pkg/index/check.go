@@ -8,8 +8,10 @@ import (
 // Check verifies the index against itself: it rebuilds every derived key (reverse entries,
 // expiry entries, blob entries, stream items, blob counts) from the records into a scratch
 // index in scratchDir, which must be empty or absent and is left for the caller to remove, and
-// returns Diff's lines, pending state included. An index whose every op was atomic has none.
-// It reads one record at a time, so memory stays bounded for any index size.
+// returns Diff's lines, pending state included, then the differences between the in-memory
+// object states (objstates.go) and the records. An index whose every op was atomic has none.
+// The rebuild reads one record at a time; the state check holds a second copy of the states
+// and blocks Apply while it reads the records (~0.3 s at 100,000 objects).
 func (ix *Index) Check(ctx context.Context, scratchDir string) ([]string, error) {
 	scratch, err := Open(Options{Dir: scratchDir, Logger: ix.log, Now: ix.now})
 	if err != nil {
@@ -27,7 +29,14 @@ func (ix *Index) Check(ctx context.Context, scratchDir string) ([]string, error)
 	if err := rb.Finish(ctx); err != nil {
 		return nil, err
 	}
-	return ix.Diff(ctx, scratch, DiffOptions{IncludePending: true, OtherName: "recomputed"})
+	lines, err := ix.Diff(ctx, scratch, DiffOptions{IncludePending: true, OtherName: "recomputed"})
+	if err != nil {
+		return nil, err
+	}
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	states, err := ix.states.check(ix.db)
+	return append(lines, states...), err
 }
 
 // copyRecords puts every record of ix into a rebuild.

@@ -16,10 +16,14 @@
 //     big for one transaction is split between ops. Badger replays
 //     whole transactions or none, so a killed process leaves each object old or new, never
 //     half (crash_test.go kills a writer in a loop to prove it).
-//   - Reverse entries that carry what a lookup returns (refvalue.go): "who references D?" is
-//     one prefix scan that reads no object record. This departs from "index entries carry no
-//     value" on purpose: it is what keeps the lookup within its latency target, and the
-//     compact encodings keep the index smaller than it was without it.
+//   - Reverse entries that carry what a lookup returns of the reference (refvalue.go), and an
+//     in-memory table of each object's Created, Since and Phase (objstates.go): "who
+//     references D?" is one prefix scan that reads no object record. This departs from "index
+//     entries carry no value" on purpose: it is what keeps the lookup within its latency
+//     target, and the compact encodings keep the index smaller than it was without it. The
+//     object's fields stay out of the entries so that a phase change writes one record, not
+//     one entry per reference; the table is loaded from the records at Open (~130 bytes an
+//     object) and a lookup uses it only where it matches the lookup's snapshot.
 //   - Change feed (changes.go): OnCommit reports what each committed transaction changed, and
 //     time-ordered entries (timeline.go) list the images and stream items created in a time
 //     range; the continuous pruner builds its candidates from both.

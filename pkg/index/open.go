@@ -21,7 +21,7 @@ import (
 // SchemaVersion is the version of the key layout (keys.go) and record encoding (records.go).
 // Raise it with any change to either; Open then wipes an index of another version and reports
 // StatusSchemaChanged, and the caller rebuilds it from the API server.
-const SchemaVersion uint32 = 4
+const SchemaVersion uint32 = 5
 
 // Status says what Open found and whether the caller must rebuild the index before using it.
 type Status int
@@ -109,6 +109,8 @@ type Index struct {
 	objects *keyFilter
 	// records caches confirmed object records for the write path (reccache.go).
 	records *recordCache
+	// states holds each record's Created, Since and Phase for lookups (objstates.go).
+	states *objectStates
 	// subs are the OnCommit subscribers.
 	subs subscribers
 }
@@ -202,13 +204,19 @@ func Open(o Options) (*Index, error) {
 	if o.ReadOnly {
 		cache = -1 // nothing to write, nothing to cache
 	}
-	ix := &Index{db: db, opts: o, dir: o.Dir, log: o.Logger, now: o.Now, records: newRecordCache(cache)}
+	ix := &Index{db: db, opts: o, dir: o.Dir, log: o.Logger, now: o.Now, records: newRecordCache(cache),
+		states: newObjectStates()}
 	if ix.now == nil {
 		ix.now = time.Now
 	}
 	if ix.status, err = ix.checkSchema(o.ReadOnly); err == nil {
 		err = ix.loadPendingKeys()
 	}
+	loadStart := time.Now()
+	if err == nil {
+		err = ix.states.reload(db)
+	}
+	loadTime := time.Since(loadStart)
 	if err == nil && !o.ReadOnly {
 		err = ix.loadObjectFilter()
 	}
@@ -216,7 +224,8 @@ func Open(o Options) (*Index, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("failed to open index in %s: %w", o.Dir, err)
 	}
-	ix.log.V(1).Info("index opened", "dir", o.Dir, "status", ix.status.String())
+	ix.log.V(1).Info("index opened", "dir", o.Dir, "status", ix.status.String(),
+		"objectStates", ix.states.len(), "objectStatesLoadTime", loadTime.String())
 	return ix, nil
 }
 
@@ -272,6 +281,7 @@ func (ix *Index) wipe() error {
 	ix.pending = map[string]bool{}
 	ix.objects = newKeyFilter(0)
 	ix.records.reset()
+	ix.states.reset()
 	return ix.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(metaKey(metaSchema), binary.BigEndian.AppendUint32(nil, SchemaVersion))
 	})

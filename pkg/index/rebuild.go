@@ -21,6 +21,9 @@ type Rebuild struct {
 	wb  *badger.WriteBatch
 	now time.Time
 	n   int
+	// gen is the objectStates generation of everything the rebuild writes, published by
+	// Finish.
+	gen uint64
 }
 
 // BeginRebuild wipes the index and starts a rebuild. Pending records are wiped too: the full
@@ -36,7 +39,7 @@ func (ix *Index) BeginRebuild(ctx context.Context) (*Rebuild, error) {
 		return nil, err
 	}
 	ix.log.Info("index rebuild started")
-	return &Rebuild{ix: ix, wb: ix.db.NewWriteBatch(), now: ix.now()}, nil
+	return &Rebuild{ix: ix, wb: ix.db.NewWriteBatch(), now: ix.now(), gen: ix.states.begin()}, nil
 }
 
 // PutObject adds a confirmed referrer.
@@ -98,6 +101,8 @@ func (r *Rebuild) PutLimitRange(l model.LimitRange) error {
 }
 
 func (r *Rebuild) record(what string, key, val []byte, entries ...write) error {
+	// WriteBatch commits as it goes: the state is staged before the record can be visible.
+	r.ix.states.stage([]write{{key: key, val: val}}, r.gen)
 	if err := r.wb.Set(key, val); err != nil {
 		return fmt.Errorf("failed to write %s during rebuild: %w", what, err)
 	}
@@ -113,6 +118,10 @@ func (r *Rebuild) record(what string, key, val []byte, entries ...write) error {
 // Abort stops the rebuild; the index stays incomplete until the next rebuild finishes.
 func (r *Rebuild) Abort() {
 	r.wb.Cancel()
+	// Some of what was staged may never have been written.
+	if err := r.ix.states.reload(r.ix.db); err != nil {
+		r.ix.log.Error(err, "lookups read object records until the index is reopened")
+	}
 	r.ix.rebuilding.Store(false)
 }
 
@@ -123,6 +132,7 @@ func (r *Rebuild) Finish(ctx context.Context) error {
 	if err := r.wb.Flush(); err != nil {
 		return fmt.Errorf("failed to flush rebuild: %w", err)
 	}
+	r.ix.states.publish(r.gen)
 	// A Temporary index merges what the rebuild wrote before counting, so that the count's
 	// reads (a scan of every blob entry and a read of every stream's images) meet one level
 	// instead of every level-0 table; the counts themselves stay in a few small level-0

@@ -21,7 +21,9 @@ import "sync/atomic"
 // order, which Go randomises, until it fits; a dropped record is read from Badger on its next
 // update, as if there were no cache.
 type recordCache struct {
-	records map[string][]byte
+	// records holds each entry's record behind a pointer, so that replacing a record
+	// updates the entry in place (a map assignment would copy the key again).
+	records map[string]*[]byte
 	limit   int64
 	// size is what the entries count (entrySize); hits and misses count the lookups of
 	// PutObject and DeleteObject. Atomic because RecordCacheStats reads them without the
@@ -49,57 +51,68 @@ func newRecordCache(limit int64) *recordCache {
 	}
 	c := &recordCache{limit: max(limit, 0)}
 	if c.limit > 0 {
-		c.records = map[string][]byte{}
+		c.records = map[string]*[]byte{}
 	}
 	return c
 }
 
-func entrySize(key string, rec []byte) int64 {
-	return int64(len(key) + len(rec) + cacheEntryOverhead)
-}
+func entrySize(key string, rec []byte) int64 { return entrySizeOf(len(key), len(rec)) }
+
+func entrySizeOf(keyLen, recLen int) int64 { return int64(keyLen + recLen + cacheEntryOverhead) }
 
 // get returns key's cached record. The record is the cache's own: callers must not modify
-// it, and it stays valid after the entry is replaced or dropped.
+// it, and it is valid until the next put or drop of key.
 func (c *recordCache) get(key []byte) ([]byte, bool) {
 	if c.limit == 0 {
 		return nil, false
 	}
-	rec, ok := c.records[string(key)]
-	if ok {
-		c.hits.Add(1)
-	} else {
+	rec := c.records[string(key)]
+	if rec == nil {
 		c.misses.Add(1)
+		return nil, false
 	}
-	return rec, ok
+	c.hits.Add(1)
+	return *rec, true
 }
 
 // put caches a copy of rec as key's committed record, dropping other entries when it would
-// not fit; a record larger than the whole budget is not cached.
+// not fit; a record larger than the whole budget is not cached. A record replaced in place
+// reuses the entry and, when it fits, its buffer: the tracker replaces the same records again
+// and again.
 func (c *recordCache) put(key, rec []byte) {
 	if c.limit == 0 {
 		return
 	}
-	k := string(key)
-	size := entrySize(k, rec)
-	if old, ok := c.records[k]; ok {
-		c.forget(k, old)
-	}
+	size := entrySizeOf(len(key), len(rec))
 	if size > c.limit {
+		c.drop(key)
 		return
 	}
-	for drop, old := range c.records {
-		if c.size.Load()+size <= c.limit {
-			break
-		}
-		c.forget(drop, old)
+	e := c.records[string(key)]
+	if e != nil {
+		c.size.Add(-entrySizeOf(len(key), len(*e)))
 	}
-	c.records[k] = append([]byte(nil), rec...)
+	if c.size.Load()+size > c.limit {
+		for drop, old := range c.records {
+			if c.size.Load()+size <= c.limit {
+				break
+			}
+			if old != e {
+				c.forget(drop, old)
+			}
+		}
+	}
+	if e == nil {
+		e = new([]byte)
+		c.records[string(key)] = e
+	}
+	*e = append((*e)[:0], rec...)
 	c.size.Add(size)
 }
 
 // forget removes the entry of k, whose record is old.
-func (c *recordCache) forget(k string, old []byte) {
-	c.size.Add(-entrySize(k, old))
+func (c *recordCache) forget(k string, old *[]byte) {
+	c.size.Add(-entrySize(k, *old))
 	delete(c.records, k)
 }
 
@@ -108,7 +121,7 @@ func (c *recordCache) drop(key []byte) {
 	if c.limit == 0 {
 		return
 	}
-	if old, ok := c.records[string(key)]; ok {
+	if old := c.records[string(key)]; old != nil {
 		c.forget(string(key), old)
 	}
 }

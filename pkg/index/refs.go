@@ -97,13 +97,19 @@ func (w *writer) writeObject(state byte, old storedObject, had bool, next stored
 }
 
 // moveRefEntries replaces the reverse entries of old's refs with those of next's. An entry's
-// key is fixed by the ref's position and match keys and its value by the ref and the object's
-// Created, Since and Phase, so a position where none of these changed keeps its entry
-// untouched: a resource-version-only update writes no entry at all. An entry whose key
-// changes is a change for OnCommit; so is one whose value changes (a pod's phase decides
-// whether it protects its images).
+// key is fixed by the ref's position and match keys and its value by the ref alone, so a
+// position where neither changed keeps its entry untouched: an update that changes only the
+// resource version or the object's Created, Since and Phase (objectStates) writes no entry
+// at all. An entry whose key or value changes is a change for OnCommit; so is every entry of
+// an object whose Created, Since or Phase changes (a pod's phase decides whether it protects
+// its images).
 func (w *writer) moveRefEntries(state byte, old, next *storedObject) error {
 	k := next.Key
+	if w.track && !sameObjectState(old, next) {
+		for i := range old.Refs {
+			w.noteRef(old.Refs[i])
+		}
+	}
 	for i := range max(len(old.Refs), len(next.Refs)) {
 		var a, b *model.Ref
 		if i < len(old.Refs) {
@@ -113,7 +119,7 @@ func (w *writer) moveRefEntries(state byte, old, next *storedObject) error {
 			b = &next.Refs[i]
 		}
 		sameKey := a != nil && b != nil && sameMatchKeys(*a, *b)
-		if sameKey && (a.Invalid != "" || sameRefValue(old, next, a, b)) {
+		if sameKey && (a.Invalid != "" || sameRefValue(a, b)) {
 			continue
 		}
 		if a != nil && !sameKey {
@@ -126,7 +132,7 @@ func (w *writer) moveRefEntries(state byte, old, next *storedObject) error {
 		}
 		if b != nil {
 			if after := w.refEntry(state, k, i, b); after != nil {
-				val := w.arena.finish(appendRefValue(w.arena.start(refValueCap(next, b)), next, b))
+				val := w.arena.finish(appendRefValue(w.arena.start(refValueCap(b)), b))
 				if err := w.set(after, val); err != nil {
 					return err
 				}
@@ -173,7 +179,7 @@ func refEntries(state byte, o *storedObject) []write {
 	out := make([]write, 0, len(o.Refs))
 	for i := range o.Refs {
 		if e := refEntry(state, o.Key, i, o.Refs[i]); e != nil {
-			out = append(out, write{key: e, val: encodeRefValue(o, &o.Refs[i])})
+			out = append(out, write{key: e, val: encodeRefValue(&o.Refs[i])})
 		}
 	}
 	return out
@@ -304,9 +310,12 @@ func (ix *Index) ReferrersOfTag(ctx context.Context, repo, tag string) ([]model.
 }
 
 // referrers decodes the reverse entries under prefix: their keys and values hold every field
-// of a Referrer, so this is one prefix scan and no other read.
+// of a Referrer but its object's Created, Since and Phase, which come from the object states
+// (objstates.go). So this is one prefix scan and no other read, unless an object changed
+// since the scan's snapshot was taken: its record is then read from that snapshot.
 func (ix *Index) referrers(prefix []byte) ([]model.Referrer, error) {
 	var out []model.Referrer
+	seen := ix.states.published.Load() // before the snapshot: see objectStates
 	err := ix.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
@@ -325,7 +334,7 @@ func (ix *Index) referrers(prefix []byte) ([]model.Referrer, error) {
 				return err
 			}
 		}
-		return nil
+		return fillFromRecords(txn, out, ix.states.fill(out, seen))
 	})
 	return out, err
 }

@@ -11,15 +11,15 @@ import (
 // what its key holds, so that "who references D?" is one prefix scan with no read of the
 // object records:
 //
-//	time(Created) time(Since) str(Phase) str(Container) path(FieldPath) kind(Ref.Kind)
-//	[str(Ref.Tag), digest entries only] raw(Ref.Raw) bool(Ref.Extra)
+//	str(Container) path(FieldPath) kind(Ref.Kind) [str(Ref.Tag), digest entries only]
+//	raw(Ref.Raw) bool(Ref.Extra)
 //
-// str and time are as in records.go. kind is refKindCodes' one-byte code, or 0 and a str. path
-// is a field path in its compact form (refforms.go). raw stores the pull spec without the
-// match keys the key already holds (rawForm), a known registry host as a code (rawHost). The object's Phase,
-// Created and Since are copied into each of its entries: an update that changes them
-// rewrites the object's entries, which is rare (phase moves a few times in a pod's life),
-// while lookups are many.
+// str is as in records.go. kind is refKindCodes' one-byte code, or 0 and a str. path is a
+// field path in its compact form (refforms.go). raw stores the pull spec without the match
+// keys the key already holds (rawForm), a known registry host as a code (rawHost). The
+// object's Created, Since and Phase are not in the entry: a lookup takes them from the
+// in-memory table of object states (objstates.go), so that a change of them rewrites the
+// record alone.
 
 // refKindCodes gives the reference kinds a one-byte code; append-only within a schema version.
 var refKindCodes = map[model.RefKind]byte{
@@ -125,32 +125,32 @@ func (r *recordReader) rawSpec(repo, tag, digest string) string {
 	return spec
 }
 
-// encodeRefValue encodes the value of the reverse entry of ref, a reference of o.
-func encodeRefValue(o *storedObject, ref *model.Ref) []byte {
-	return appendRefValue(make([]byte, 0, refValueCap(o, ref)), o, ref)
+// encodeRefValue encodes the value of the reverse entry of ref.
+func encodeRefValue(ref *model.Ref) []byte {
+	return appendRefValue(make([]byte, 0, refValueCap(ref)), ref)
 }
 
-// refValueCap estimates the length of the value of the reverse entry of ref, a reference of o.
-func refValueCap(o *storedObject, ref *model.Ref) int {
-	return 24 + len(o.Phase) + len(ref.FieldPath) + len(ref.Container) + len(ref.Raw) + len(ref.Tag)
+// refValueCap estimates the length of the value of the reverse entry of ref.
+func refValueCap(ref *model.Ref) int {
+	return 8 + len(ref.FieldPath) + len(ref.Container) + len(ref.Raw) + len(ref.Tag)
 }
 
 // appendRefValue appends encodeRefValue's value to b.
-func appendRefValue(b []byte, o *storedObject, ref *model.Ref) []byte {
+func appendRefValue(b []byte, ref *model.Ref) []byte {
 	w := recordWriter(b)
-	w = w.time(o.Created).time(o.Since).str(o.Phase).str(ref.Container).fieldPath(ref.FieldPath, ref.Container).refKind(ref.Kind)
+	w = w.str(ref.Container).fieldPath(ref.FieldPath, ref.Container).refKind(ref.Kind)
 	if ref.Digest != "" {
 		w = w.str(ref.Tag)
 	}
 	return w.rawSpec(ref).bool(ref.Extra)
 }
 
-// decodeRefValue decodes the value of the reverse entry whose parsed key is p into a referrer.
+// decodeRefValue decodes the value of the reverse entry whose parsed key is p into a referrer,
+// without the fields of its object (Created, Since, Phase: see objectStates.fill).
 func decodeRefValue(p *parsedKey, b []byte) (model.Referrer, error) {
 	r := &recordReader{b: b}
 	ref := model.Referrer{Object: p.Object, Pending: p.State == statePending,
 		Ref: model.Ref{Repo: p.Repo, Tag: p.Tag, Digest: p.Digest}}
-	ref.Created, ref.Since, ref.Phase = r.time(), r.time(), r.str()
 	ref.Ref.Container = r.str()
 	ref.Ref.FieldPath, ref.Ref.Kind = r.fieldPath(ref.Ref.Container), r.refKind()
 	if p.Prefix == prefixRefDigest {
@@ -163,13 +163,17 @@ func decodeRefValue(p *parsedKey, b []byte) (model.Referrer, error) {
 	return ref, nil
 }
 
-// sameRefValue reports whether a reference's entry value is the same for old as for next,
-// without encoding either.
-func sameRefValue(old, next *storedObject, a, b *model.Ref) bool {
-	return old.Phase == next.Phase && sameStoredTime(old.Created, next.Created) &&
-		sameStoredTime(old.Since, next.Since) &&
-		a.FieldPath == b.FieldPath && a.Container == b.Container && a.Kind == b.Kind &&
+// sameRefValue reports whether a reference's entry value is the same for a as for b, without
+// encoding either.
+func sameRefValue(a, b *model.Ref) bool {
+	return a.FieldPath == b.FieldPath && a.Container == b.Container && a.Kind == b.Kind &&
 		a.Raw == b.Raw && a.Extra == b.Extra && a.Tag == b.Tag
+}
+
+// sameObjectState reports whether old and next have the same Created, Since and Phase as
+// stored.
+func sameObjectState(old, next *storedObject) bool {
+	return old.Phase == next.Phase && sameStoredTime(old.Created, next.Created) && sameStoredTime(old.Since, next.Since)
 }
 
 // sameStoredTime reports whether a and b are stored alike (recordWriter.time).

@@ -35,8 +35,9 @@ type writer struct {
 	// arena holds the keys and values the ops build (arena.go).
 	arena byteArena
 	// segment is the first op not yet committed (a batch too big for one transaction is
-	// committed in segments).
+	// committed in segments); gen is the objectStates generation of its commit.
 	segment int
+	gen     uint64
 
 	// pending records which pending records the batch created (true) or removed (false), by
 	// encoded object key; pendingLog keeps the order and the op of each, for publishing.
@@ -217,9 +218,32 @@ func (w *writer) truncate(n int) {
 	w.changeLog = slices.DeleteFunc(w.changeLog, func(c change) bool { return c.op >= n })
 }
 
+// testHookCommitted, when set (by tests only), runs when a commit is visible and before
+// published has made anything of it known.
+var testHookCommitted func(ix *Index)
+
+// stage sets the object states of segment [w.segment, end) under a new generation, before
+// its commit starts (see objectStates).
+func (w *writer) stage(end int) {
+	w.gen = w.ix.states.begin()
+	w.ix.states.stage(w.writes[w.opStart(w.segment):w.opStart(end)], w.gen)
+}
+
+// failed undoes stage after a commit that failed: what it staged was never written.
+func (w *writer) failed() {
+	if err := w.ix.states.reload(w.ix.db); err != nil {
+		w.log.Error(err, "lookups read object records until the index is reopened")
+	}
+}
+
 // published runs what a committed segment of ops [from, to) did to the index's memory: the
-// record cache, the pending set, the commit count, and the OnCommit subscribers.
+// object states, the record cache, the pending set, the commit count, and the OnCommit
+// subscribers.
 func (w *writer) published(from, to int) {
+	if testHookCommitted != nil {
+		testHookCommitted(w.ix)
+	}
+	w.ix.states.publish(w.gen)
 	for _, wr := range w.writes[w.opStart(from):w.opStart(to)] {
 		switch {
 		case wr.key[0] != prefixObject:
