@@ -22,7 +22,7 @@
 //     entries carry no value" on purpose: it is what keeps the lookup within its latency
 //     target, and the compact encodings keep the index smaller than it was without it. The
 //     object's fields stay out of the entries so that a phase change writes one record, not
-//     one entry per reference; the table is loaded from the records at Open (~130 bytes an
+//     one entry per reference; the table is loaded from the records at Open (~120 bytes an
 //     object) and a lookup uses it only where it matches the lookup's snapshot.
 //   - Change feed (changes.go): OnCommit reports what each committed transaction changed, and
 //     time-ordered entries (timeline.go) list the images and stream items created in a time

@@ -2,6 +2,7 @@ package index
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -36,11 +37,11 @@ import (
 //     never written: the table is loaded again from the records under a new generation.
 //
 // So a lookup returns exactly what its snapshot holds, as it did when the entries carried
-// these fields. States are ~130 bytes an object (13 MiB at 100,000 pods).
+// these fields.
 type objectStates struct {
 	mu sync.RWMutex
-	// m maps a record key (prefixObject or prefixPending) to its state; guarded by mu.
-	m map[string]*objectState
+	// t holds the states by record key (prefixObject or prefixPending); guarded by mu.
+	t *stateTable
 	// published is the newest generation whose commit is visible to new snapshots; next is
 	// the generation of the next commit.
 	published, next atomic.Uint64
@@ -56,14 +57,84 @@ type objectState struct {
 	gen            uint64
 }
 
+// stateTable stores the states compactly: a map from record key to a position in a slice of
+// fixed-size states without pointers (which the garbage collector does not scan), phases as
+// one-byte codes. 11.1 MiB of heap for 100,000 pods (117 bytes each: the key, its map slot,
+// the state and the spare room of both); a serving replica's RSS grows by about twice that
+// (BenchmarkServeRSS: 256 -> 274 MiB), as the garbage collector lets the heap grow to twice
+// what is live.
+type stateTable struct {
+	pos    map[string]int32
+	states []packedState
+	// free lists the positions of removed states, for reuse.
+	free []int32
+	// phases maps a phase code to its phase; podPhases come first, others are added as met.
+	phases []string
+}
+
+type packedState struct {
+	created, since int64
+	gen            uint64
+	phase          uint8
+}
+
+func newStateTable() *stateTable {
+	return &stateTable{pos: map[string]int32{}, phases: slices.Clone(podPhases)}
+}
+
+// set stores st as key's state. A record with a 257th distinct phase is not stored: lookups
+// read it.
+func (t *stateTable) set(key []byte, st objectState) {
+	code := slices.Index(t.phases, st.phase)
+	if code < 0 {
+		if len(t.phases) > math.MaxUint8 {
+			t.remove(key)
+			return
+		}
+		code = len(t.phases)
+		t.phases = append(t.phases, st.phase)
+	}
+	p := packedState{created: st.created, since: st.since, gen: st.gen, phase: uint8(code)}
+	if i, ok := t.pos[string(key)]; ok {
+		t.states[i] = p
+		return
+	}
+	var i int32
+	if n := len(t.free); n > 0 {
+		i, t.free = t.free[n-1], t.free[:n-1]
+		t.states[i] = p
+	} else {
+		i = int32(len(t.states))
+		t.states = append(t.states, p)
+	}
+	t.pos[string(key)] = i
+}
+
+func (t *stateTable) remove(key []byte) {
+	if i, ok := t.pos[string(key)]; ok {
+		delete(t.pos, string(key))
+		t.free = append(t.free, i)
+	}
+}
+
+// get returns key's state.
+func (t *stateTable) get(key []byte) (objectState, bool) {
+	i, ok := t.pos[string(key)]
+	if !ok {
+		return objectState{}, false
+	}
+	p := &t.states[i]
+	return objectState{created: p.created, since: p.since, phase: t.phases[p.phase], gen: p.gen}, true
+}
+
 func newObjectStates() *objectStates {
-	return &objectStates{m: map[string]*objectState{}}
+	return &objectStates{t: newStateTable()}
 }
 
 // reset empties the table (a wipe). Generations go on from where they were.
 func (s *objectStates) reset() {
 	s.mu.Lock()
-	s.m = map[string]*objectState{}
+	s.t = newStateTable()
 	s.mu.Unlock()
 }
 
@@ -71,7 +142,7 @@ func (s *objectStates) reset() {
 func (s *objectStates) len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.m)
+	return len(s.t.pos)
 }
 
 // begin returns the generation of the next commit.
@@ -91,23 +162,14 @@ func (s *objectStates) stageLocked(wr *write, gen uint64) {
 	if p := wr.key[0]; p != prefixObject && p != prefixPending {
 		return
 	}
-	if wr.del {
-		delete(s.m, string(wr.key))
-		return
-	}
 	st, ok := recordState(wr.val)
-	if !ok {
-		// Not a record this package wrote: let lookups read it (and fail) as they did.
-		delete(s.m, string(wr.key))
+	if wr.del || !ok {
+		// A record that is not one this package wrote is left to lookups to read (and fail on).
+		s.t.remove(wr.key)
 		return
 	}
 	st.gen = gen
-	e := s.m[string(wr.key)]
-	if e == nil {
-		e = new(objectState)
-		s.m[string(wr.key)] = e
-	}
-	*e = st
+	s.t.set(wr.key, st)
 }
 
 // publish makes generation gen's states usable: its commit is visible.
@@ -131,10 +193,11 @@ func (s *objectStates) check(db *badger.DB) ([]string, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []string
-	for key, want := range fresh.m {
-		got := s.m[key]
+	for key := range fresh.t.pos {
+		want, _ := fresh.t.get([]byte(key))
+		got, ok := s.t.get([]byte(key))
 		switch {
-		case got == nil:
+		case !ok:
 			out = append(out, fmt.Sprintf("object state of %s: missing from memory", describeKey([]byte(key))))
 		case got.created != want.created || got.since != want.since || got.phase != want.phase:
 			out = append(out, fmt.Sprintf("object state of %s: memory has created %s since %s phase %q, the record %s %s %q",
@@ -142,8 +205,8 @@ func (s *objectStates) check(db *badger.DB) ([]string, error) {
 				storedTime(want.created), storedTime(want.since), want.phase))
 		}
 	}
-	for key := range s.m {
-		if fresh.m[key] == nil {
+	for key := range s.t.pos {
+		if _, ok := fresh.t.pos[key]; !ok {
 			out = append(out, fmt.Sprintf("object state of %s: in memory, no record", describeKey([]byte(key))))
 		}
 	}
@@ -176,8 +239,8 @@ func (s *objectStates) fill(refs []model.Referrer, seen uint64) (missing []int) 
 	for i := range refs {
 		r := &refs[i]
 		key := appendRecordKey(buf[:0], recordPrefix(r.Pending), r.Object)
-		e := s.m[string(key)]
-		if e == nil || e.gen > seen {
+		e, ok := s.t.get(key)
+		if !ok || e.gen > seen {
 			missing = append(missing, i)
 			continue
 		}
@@ -197,9 +260,10 @@ func recordPrefix(pending bool) byte {
 
 // load fills the table from the object and pending records of txn, as generation gen.
 func (s *objectStates) load(txn *badger.Txn, gen uint64) error {
-	m := map[string]*objectState{}
+	t := newStateTable()
 	for _, prefix := range []byte{prefixObject, prefixPending} {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefix}, PrefetchValues: true, PrefetchSize: 64})
+		// Records are in the LSM tree (valueThreshold): reading each in place copies nothing.
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefix}})
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
 			var st objectState
@@ -210,13 +274,13 @@ func (s *objectStates) load(txn *badger.Txn, gen uint64) error {
 			}
 			if ok {
 				st.gen = gen
-				m[string(item.Key())] = &st
+				t.set(item.Key(), st)
 			}
 		}
 		it.Close()
 	}
 	s.mu.Lock()
-	s.m = m
+	s.t = t
 	s.mu.Unlock()
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -260,5 +261,41 @@ func TestALookupBetweenACommitAndItsPublicationSeesTheCommit(t *testing.T) {
 	mustApply(t, ix, PutObject(o))
 	if lookupErr != nil || len(got) != 1 || got[0].Phase != "Running" {
 		t.Fatalf("want the committed phase Running, got %+v, %v", got, lookupErr)
+	}
+}
+
+// The compact table reuses the positions of removed states, codes phases it has not met
+// before, and stores no state it cannot code (lookups read that record).
+func TestStateTableStoresWhatItIsGiven(t *testing.T) {
+	tab := newStateTable()
+	key := func(i int) []byte { return objectKey(podObject("p"+itoa(i), "").Key) }
+	for i := range 300 {
+		tab.set(key(i), objectState{created: int64(i), since: int64(-i), phase: "phase-" + itoa(i), gen: uint64(i)})
+	}
+	tab.remove(key(7))
+	tab.set(key(1000), objectState{created: 1000, phase: "Running"})
+	if len(tab.states) != math.MaxUint8+1-len(podPhases) { // the states with a phase code
+		t.Errorf("the state of key 1000 took a new position instead of 7's: %d positions", len(tab.states))
+	}
+	for i := range 300 {
+		got, ok := tab.get(key(i))
+		switch {
+		case i == 7:
+			if ok {
+				t.Errorf("removed state %d is still there: %+v", i, got)
+			}
+		case i+len(podPhases) > math.MaxUint8: // codes 0..255
+			if ok {
+				t.Errorf("state %d with phase %d is stored, but there is no code left for it: %+v", i, i, got)
+			}
+		default:
+			want := objectState{created: int64(i), since: int64(-i), phase: "phase-" + itoa(i), gen: uint64(i)}
+			if !ok || got != want {
+				t.Errorf("state %d: got %+v, %v; want %+v", i, got, ok, want)
+			}
+		}
+	}
+	if got, ok := tab.get(key(1000)); !ok || got.phase != "Running" || got.created != 1000 {
+		t.Errorf("state 1000: got %+v, %v", got, ok)
 	}
 }
