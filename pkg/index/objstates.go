@@ -342,3 +342,19 @@ func fillFromRecords(txn *badger.Txn, refs []model.Referrer, missing []int) erro
 	}
 	return nil
 }
+
+// ObjectStateStats describes the in-memory object states (objstates.go).
+type ObjectStateStats struct {
+	// Entries is the number of object and pending records whose state is held.
+	Entries int64
+	// RecordReads counts, since Open, the referrers whose Created, Since and Phase a lookup
+	// read from the object's record, because the object changed while the lookup ran (or its
+	// state could not be held). A few per update of a looked-up object is normal; a rate close
+	// to the lookups' means lookups pay a record read per referrer.
+	RecordReads int64
+}
+
+// ObjectStateStats returns the object states' figures; it is safe to call at any time.
+func (ix *Index) ObjectStateStats() ObjectStateStats {
+	return ObjectStateStats{Entries: int64(ix.states.len()), RecordReads: ix.states.recordReads.Load()}
+}

@@ -29,6 +29,10 @@ type indexGauges struct {
 	cacheBytes, cacheEntries prometheus.Gauge
 	cacheLookups             *prometheus.CounterVec
 	lastCache                index.RecordCacheStats
+	// The object states' figures, fed the same way.
+	states     prometheus.Gauge
+	stateReads prometheus.Counter
+	lastStates index.ObjectStateStats
 }
 
 func newIndexGauges(reg prometheus.Registerer, ix *index.Index, interval time.Duration, log logr.Logger) (*indexGauges, error) {
@@ -57,6 +61,14 @@ func newIndexGauges(reg prometheus.Registerer, ix *index.Index, interval time.Du
 		Name: "pruneguard_index_record_cache_lookups_total",
 		Help: "Record lookups of index updates by result: hit (served from the record cache) or miss (read from Badger). Many misses with a full cache mean --index-record-cache is too small for the cluster.",
 	}, []string{"result"})
+	g.states = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "pruneguard_index_object_states",
+		Help: "Objects whose creation time, first-seen time and phase the index holds in memory for lookups (about 120 bytes each).",
+	})
+	g.stateReads = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "pruneguard_index_object_state_record_reads_total",
+		Help: "Referrers whose creation time and phase a lookup read from the object's record instead of memory, because the object changed while the lookup ran.",
+	})
 	var err error
 	if g.references, err = metrics.Register(reg, g.references); err != nil {
 		return nil, err
@@ -71,6 +83,12 @@ func newIndexGauges(reg prometheus.Registerer, ix *index.Index, interval time.Du
 		return nil, err
 	}
 	if g.cacheLookups, err = metrics.Register(reg, g.cacheLookups); err != nil {
+		return nil, err
+	}
+	if g.states, err = metrics.Register(reg, g.states); err != nil {
+		return nil, err
+	}
+	if g.stateReads, err = metrics.Register(reg, g.stateReads); err != nil {
 		return nil, err
 	}
 	return g, nil
@@ -102,8 +120,8 @@ func (g *indexGauges) refresh(ctx context.Context) {
 	g.pending.Set(float64(st.Keys["ref-by-digest/pending"] + st.Keys["ref-by-tag/pending"]))
 }
 
-// refreshCache publishes the record cache's figures. It needs no scan, so it runs even while
-// the index is being rebuilt.
+// refreshCache publishes the record cache's and the object states' figures. It needs no
+// scan, so it runs even while the index is being rebuilt.
 func (g *indexGauges) refreshCache() {
 	c := g.ix.RecordCacheStats()
 	g.cacheBytes.Set(float64(c.Bytes))
@@ -111,4 +129,8 @@ func (g *indexGauges) refreshCache() {
 	g.cacheLookups.WithLabelValues("hit").Add(float64(max(c.Hits-g.lastCache.Hits, 0)))
 	g.cacheLookups.WithLabelValues("miss").Add(float64(max(c.Misses-g.lastCache.Misses, 0)))
 	g.lastCache = c
+	s := g.ix.ObjectStateStats()
+	g.states.Set(float64(s.Entries))
+	g.stateReads.Add(float64(max(s.RecordReads-g.lastStates.RecordReads, 0)))
+	g.lastStates = s
 }
