@@ -289,13 +289,33 @@ func (s *objectStates) load(txn *badger.Txn, gen uint64) error {
 // without decoding the rest; ok is false when the head is malformed.
 func recordState(rec []byte) (st objectState, ok bool) {
 	r := recordReader{b: rec}
+	st = r.recordHead()
+	return st, !r.bad
+}
+
+// recordHead reads the head of an object record (appendObject) up to its references, keeping
+// Created, Since and Phase.
+func (r *recordReader) recordHead() (st objectState) {
 	st.since = r.i64()
 	r.i64()                  // expires
 	r.take(int(r.uvarint())) // uid
 	r.take(int(r.uvarint())) // resource version
 	st.created = r.i64()
 	st.phase = internPhase(r.take(int(r.uvarint())))
-	return st, !r.bad
+	return st
+}
+
+// same reports whether st has next's Created, Since and Phase as stored.
+func (st objectState) same(next *storedObject) bool {
+	return st.phase == next.Phase && st.created == storedNanos(next.Created) && st.since == storedNanos(next.Since)
+}
+
+// storedNanos is how recordWriter.time stores t.
+func storedNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return zeroTime
+	}
+	return t.UnixNano()
 }
 
 // podPhases are the phases a pod reports; internPhase returns these strings instead of

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -298,4 +299,22 @@ func TestStateTableStoresWhatItIsGiven(t *testing.T) {
 	if got, ok := tab.get(key(1000)); !ok || got.phase != "Running" || got.created != 1000 {
 		t.Errorf("state 1000: got %+v, %v", got, ok)
 	}
+}
+
+// An update of an object with long references (two-byte segment lengths) moves exactly the
+// entries of the references that changed.
+func TestAnUpdateOfLongReferencesMovesTheirEntries(t *testing.T) {
+	ix, _ := openTest(t)
+	repo := "ns/" + strings.Repeat("r", 200)
+	o := podObject("web", "Running", digestRef("a", repo, digestOf("a")), digestRef("b", repo, digestOf("b")))
+	mustApply(t, ix, PutObject(o))
+	o.Refs[1] = digestRef("b", repo, digestOf("c"))
+	o.Phase = "Succeeded"
+	mustApply(t, ix, PutObject(o))
+	for d, want := range map[string]int{"a": 1, "b": 0, "c": 1} {
+		if got := referrersOfDigest(t, ix, "", digestOf(d)); len(got) != want {
+			t.Errorf("digest %s: %d referrers, want %d", d, len(got), want)
+		}
+	}
+	mustCheck(t, ix)
 }

@@ -21,7 +21,7 @@ import (
 // SchemaVersion is the version of the key layout (keys.go) and record encoding (records.go).
 // Raise it with any change to either; Open then wipes an index of another version and reports
 // StatusSchemaChanged, and the caller rebuilds it from the API server.
-const SchemaVersion uint32 = 5
+const SchemaVersion uint32 = 6
 
 // Status says what Open found and whether the caller must rebuild the index before using it.
 type Status int

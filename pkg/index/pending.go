@@ -37,8 +37,14 @@ func (op putPending) apply(w *writer) error {
 	if err := validateObject(op.obj); err != nil {
 		return err
 	}
-	old, had, err := w.loadPending(op.obj.Key)
+	oldRec, had, err := w.loadPendingRecord(op.obj.Key)
 	if err != nil {
+		return err
+	}
+	var old storedObject
+	if !had {
+		oldRec = nil // writeObject's "no previous record"
+	} else if old, err = decodeObject(op.obj.Key, oldRec); err != nil {
 		return err
 	}
 	next := storedObject{Object: op.obj, Since: w.now, Expires: op.expires}
@@ -52,7 +58,7 @@ func (op putPending) apply(w *writer) error {
 	if err := w.set(expiryKey(timeNanos(op.expires), op.obj.Key), nil); err != nil {
 		return err
 	}
-	return w.writeObject(statePending, old, had, next)
+	return w.writeObject(statePending, oldRec, next)
 }
 
 type confirm struct{ obj model.Object }
@@ -108,9 +114,19 @@ func (ix *Index) loadPendingKeys() error {
 	})
 }
 
-// loadPending reads the pending record of k, skipping the read when the index knows there
-// is none: the batches not yet published say so first, then ix.pending.
+// loadPending reads and decodes the pending record of k (see loadPendingRecord).
 func (w *writer) loadPending(k model.ObjectKey) (storedObject, bool, error) {
+	rec, found, err := w.loadPendingRecord(k)
+	if err != nil || !found {
+		return storedObject{}, false, err
+	}
+	o, err := decodeObject(k, rec)
+	return o, err == nil, err
+}
+
+// loadPendingRecord reads the encoded pending record of k, skipping the read when the index
+// knows there is none: the batches not yet published say so first, then ix.pending.
+func (w *writer) loadPendingRecord(k model.ObjectKey) ([]byte, bool, error) {
 	var buf [128]byte // the object key of a pod fits: no allocation for the common miss
 	objKey := appendObjKey(buf[:0], k)
 	present, known := false, false
@@ -121,9 +137,9 @@ func (w *writer) loadPending(k model.ObjectKey) (storedObject, bool, error) {
 		present = w.ix.pending[string(objKey)]
 	}
 	if !present {
-		return storedObject{}, false, nil
+		return nil, false, nil
 	}
-	return w.loadObject(pendingKey(k), k)
+	return w.loadRecord(pendingKey(k))
 }
 
 // notePending journals that k's pending record now exists or not; the commit publishes it.

@@ -2,6 +2,7 @@ package index
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -19,8 +20,10 @@ import (
 // sha256), well-known media types and reference kinds a one-byte code, an image's pull spec
 // that ends in "@" + its digest only its part before the "@", and a reference's pull spec
 // only what its match keys do not say (rawForm), a reference's field path and a well-known
-// registry host a one-byte code (refforms.go). A change of any record's layout is a change of
-// SchemaVersion.
+// registry host a one-byte code (refforms.go). Each reference of an object record is preceded
+// by its encoded length, so that an update can compare the old and new encodings of each
+// reference without decoding them (recordRefs). A change of any record's layout is a change
+// of SchemaVersion.
 
 // zeroTime stands for time.Time{}, which has no unix-nanosecond representation.
 const zeroTime = math.MinInt64
@@ -236,6 +239,54 @@ func (r *recordReader) time() time.Time {
 	return time.Unix(0, n).UTC()
 }
 
+// recordRefs reads the head of an object record and appends the encoding of each of its
+// references (with its length) to segs, without decoding them; ok is false when rec is
+// malformed.
+func recordRefs(rec []byte, segs [][]byte) (st objectState, _ [][]byte, ok bool) {
+	r := recordReader{b: rec}
+	st = r.recordHead()
+	for n := r.count(minRefSize); n > 0 && !r.bad; n-- {
+		start := r.b
+		size := r.uvarint()
+		if size > uint64(len(r.b)) {
+			r.bad = true
+			break
+		}
+		r.take(int(size))
+		segs = append(segs, start[:len(start)-len(r.b)])
+	}
+	return st, segs, !r.bad && len(r.b) == 0
+}
+
+// decodeRefSegment decodes one reference that recordRefs split off.
+func decodeRefSegment(seg []byte) (model.Ref, error) {
+	var ref model.Ref
+	r := newRecordReader(seg)
+	r.refSegment(&ref)
+	if r.bad || len(r.b) != 0 {
+		return model.Ref{}, errors.New("corrupt reference")
+	}
+	return ref, nil
+}
+
+// refSegment reads a reference written by recordWriter.refSegment into ref.
+func (r *recordReader) refSegment(ref *model.Ref) {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.bad = true
+		return
+	}
+	end := len(r.b) - int(n) // what is left after the reference
+	ref.Container = r.str()
+	ref.FieldPath, ref.Kind = r.fieldPath(ref.Container), r.refKind()
+	ref.Repo, ref.Tag, ref.Digest = r.str(), r.str(), r.digest()
+	ref.Raw = r.rawSpec(ref.Repo, ref.Tag, ref.Digest)
+	ref.Invalid, ref.Extra = r.str(), r.bool()
+	if len(r.b) != end {
+		r.bad = true
+	}
+}
+
 // count reads a list length and rejects lengths that cannot fit in the rest of the value,
 // so a corrupt value cannot make the decoder allocate without bound.
 func (r *recordReader) count(minItemSize int) int {
@@ -261,7 +312,7 @@ func objectCap(o *storedObject) int {
 	size := 3*8 + 4 + len(o.UID) + len(o.ResourceVersion) + len(o.Phase)
 	for i := range o.Refs {
 		ref := &o.Refs[i]
-		size += minRefSize + len(ref.FieldPath) + len(ref.Container) + len(ref.Raw) + len(ref.Repo) +
+		size += 2 + minRefSize + len(ref.FieldPath) + len(ref.Container) + len(ref.Raw) + len(ref.Repo) +
 			len(ref.Tag) + len(ref.Invalid) + sha256ByteLen
 	}
 	return size
@@ -273,16 +324,34 @@ func appendObject(b []byte, o *storedObject) []byte {
 	w = w.time(o.Since).time(o.Expires).str(o.UID).str(o.ResourceVersion).time(o.Created).str(o.Phase)
 	w = w.uvarint(uint64(len(o.Refs)))
 	for i := range o.Refs {
-		ref := &o.Refs[i]
-		w = w.str(ref.Container).fieldPath(ref.FieldPath, ref.Container).refKind(ref.Kind).str(ref.Repo).str(ref.Tag)
-		w = w.digest(ref.Digest).rawSpec(ref).str(ref.Invalid).bool(ref.Extra)
+		w = w.refSegment(&o.Refs[i])
 	}
 	return w
 }
 
-// minRefSize bounds the encoded size of a Ref from below (all strings empty): six one-byte string
-// lengths, the kind code, the raw digest form and its length, the raw form, the bool.
-const minRefSize = 6 + 1 + 2 + 1 + 1
+// refSegment appends ref's encoding preceded by its length.
+func (w recordWriter) refSegment(ref *model.Ref) recordWriter {
+	at := len(w)
+	w = append(w, 0) // the length, in one byte when the encoding is shorter than 128 bytes
+	w = w.str(ref.Container).fieldPath(ref.FieldPath, ref.Container).refKind(ref.Kind).str(ref.Repo).str(ref.Tag)
+	w = w.digest(ref.Digest).rawSpec(ref).str(ref.Invalid).bool(ref.Extra)
+	n := len(w) - at - 1
+	if n < 0x80 {
+		w[at] = byte(n)
+		return w
+	}
+	var length [binary.MaxVarintLen64]byte
+	k := binary.PutUvarint(length[:], uint64(n))
+	w = append(w, length[1:k]...) // room for the longer length
+	copy(w[at+k:], w[at+1:at+1+n])
+	copy(w[at:], length[:k])
+	return w
+}
+
+// minRefSize bounds the encoded size of a Ref from below (all strings empty): its length,
+// six one-byte string lengths, the kind code, the raw digest form and its length, the raw
+// form, the bool.
+const minRefSize = 1 + 6 + 1 + 2 + 1 + 1
 
 // decodeObject decodes an object record; the strings it returns share one copy of b (none
 // aliases b itself).
@@ -294,12 +363,7 @@ func decodeObject(key model.ObjectKey, b []byte) (storedObject, error) {
 	if n := r.count(minRefSize); n > 0 {
 		o.Refs = make([]model.Ref, n)
 		for i := range o.Refs {
-			ref := &o.Refs[i]
-			ref.Container = r.str()
-			ref.FieldPath, ref.Kind = r.fieldPath(ref.Container), r.refKind()
-			ref.Repo, ref.Tag, ref.Digest = r.str(), r.str(), r.digest()
-			ref.Raw = r.rawSpec(ref.Repo, ref.Tag, ref.Digest)
-			ref.Invalid, ref.Extra = r.str(), r.bool()
+			r.refSegment(&o.Refs[i])
 		}
 	}
 	if r.bad || len(r.b) != 0 {

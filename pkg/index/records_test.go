@@ -2,6 +2,7 @@ package index
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -194,4 +195,45 @@ func FuzzDecodeRecords(f *testing.F) {
 			t.Errorf("stream re-encodes differently")
 		}
 	})
+}
+
+// Each reference of an object record is a segment with its length, short (one length byte) or
+// long (two or more): recordRefs splits them without decoding and each decodes on its own.
+func TestObjectRecordReferenceSegments(t *testing.T) {
+	o := sampleObject()
+	long := digestRef("spec.containers[c].image", "ns/"+strings.Repeat("n", 300), digestOf("long"))
+	long.Raw = "reg/" + long.Repo + "@" + long.Digest + "-not-a-canonical-form" // stored verbatim
+	o.Refs = append(o.Refs, long)
+	rec := encodeObject(o)
+	back, err := decodeObject(o.Key, rec)
+	if err != nil || !reflect.DeepEqual(back, o) {
+		t.Fatalf("round trip: got %+v, %v", back, err)
+	}
+	st, segs, ok := recordRefs(rec, nil)
+	if !ok || len(segs) != len(o.Refs) {
+		t.Fatalf("want %d segments, got %d (ok %v)", len(o.Refs), len(segs), ok)
+	}
+	if st.phase != o.Phase || st.created != o.Created.UnixNano() || st.since != o.Since.UnixNano() {
+		t.Errorf("head: got %+v", st)
+	}
+	if len(segs[3]) < 300 || segs[3][0] < 0x80 {
+		t.Errorf("the long reference has a one-byte length: %d bytes, first %#x", len(segs[3]), segs[3][0])
+	}
+	for i, seg := range segs {
+		ref, err := decodeRefSegment(seg)
+		if err != nil || ref != o.Refs[i] {
+			t.Errorf("segment %d: got %+v, %v; want %+v", i, ref, err, o.Refs[i])
+		}
+	}
+	for _, cut := range []int{1, len(segs[3]) / 2} {
+		if _, _, ok := recordRefs(rec[:len(rec)-cut], nil); ok {
+			t.Errorf("a record cut %d bytes short splits without error", cut)
+		}
+	}
+	// A segment whose length claims fewer bytes than its reference takes is corrupt.
+	bad := append([]byte(nil), rec...)
+	bad[len(rec)-len(segs[3])-len(segs[2])]-- // segment 2's one-byte length
+	if _, err := decodeObject(o.Key, bad); err == nil {
+		t.Error("a segment length one short decodes")
+	}
 }

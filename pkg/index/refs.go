@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,7 +32,7 @@ func (op putObject) apply(w *writer) error {
 	if err := validateObject(op.obj); err != nil {
 		return err
 	}
-	old, had, err := w.loadObject(w.recordKey(stateConfirmed, op.obj.Key), op.obj.Key)
+	old, had, err := w.loadRecord(w.recordKey(stateConfirmed, op.obj.Key))
 	if err != nil {
 		return err
 	}
@@ -41,17 +42,24 @@ func (op putObject) apply(w *writer) error {
 	}
 	next := storedObject{Object: op.obj, Since: w.now}
 	switch {
-	case had:
-		next.Since = old.Since
-	case hasPending:
-		next.Since = pending.Since
+	case !had:
+		old = nil // writeObject's "no previous record"
+		if hasPending {
+			next.Since = pending.Since
+		}
+	default:
+		st, ok := recordState(old)
+		if !ok {
+			return fmt.Errorf("corrupt object %s record", op.obj.Key)
+		}
+		next.Since = storedTime(st.since)
 	}
 	if hasPending && coversRefs(op.obj.Refs, pending.Refs) {
 		if err := w.removePending(pending); err != nil {
 			return err
 		}
 	}
-	return w.writeObject(stateConfirmed, old, had, next)
+	return w.writeObject(stateConfirmed, old, next)
 }
 
 type deleteObject struct{ key model.ObjectKey }
@@ -84,36 +92,52 @@ func (w *writer) dropRefEntries(state byte, o model.Object) error {
 }
 
 // writeObject writes next as the record of its state, moving reverse entries from old (the
-// record of the same state, when had).
-func (w *writer) writeObject(state byte, old storedObject, had bool, next storedObject) error {
-	if !had {
-		old = storedObject{}
-	}
-	if err := w.moveRefEntries(state, &old, &next); err != nil {
+// encoded record of the same state; nil when there is none).
+func (w *writer) writeObject(state byte, old []byte, next storedObject) error {
+	val := w.arena.finish(appendObject(w.arena.start(objectCap(&next)), &next))
+	if err := w.moveRefEntries(state, old, &next, val); err != nil {
 		return err
 	}
-	val := w.arena.finish(appendObject(w.arena.start(objectCap(&next)), &next))
 	return w.set(w.recordKey(state, next.Key), val)
 }
 
-// moveRefEntries replaces the reverse entries of old's refs with those of next's. An entry's
-// key is fixed by the ref's position and match keys and its value by the ref alone, so a
-// position where neither changed keeps its entry untouched: an update that changes only the
-// resource version or the object's Created, Since and Phase (objectStates) writes no entry
-// at all. An entry whose key or value changes is a change for OnCommit; so is every entry of
-// an object whose Created, Since or Phase changes (a pod's phase decides whether it protects
-// its images).
-func (w *writer) moveRefEntries(state byte, old, next *storedObject) error {
+// moveRefEntries replaces the reverse entries of the refs of old (an encoded record, nil when
+// there is none) with those of next's (encoded as val). An entry's key is fixed by the ref's
+// position and match keys and its value by the ref alone, so a position where neither changed
+// keeps its entry untouched: an update that changes only the resource version or the object's
+// Created, Since and Phase (objectStates) writes no entry at all. A position whose encoded
+// reference is the same in both records is not even decoded. An entry whose key or value
+// changes is a change for OnCommit; so is every entry of an object whose Created, Since or
+// Phase changes (a pod's phase decides whether it protects its images).
+func (w *writer) moveRefEntries(state byte, old []byte, next *storedObject, val []byte) error {
 	k := next.Key
-	if w.track && !sameObjectState(old, next) {
-		for i := range old.Refs {
-			w.noteRef(old.Refs[i])
+	var ok bool
+	var oldState objectState
+	w.oldSegs, w.newSegs = w.oldSegs[:0], w.newSegs[:0]
+	if old != nil {
+		if oldState, w.oldSegs, ok = recordRefs(old, w.oldSegs); !ok {
+			return fmt.Errorf("corrupt object %s record", k)
 		}
 	}
-	for i := range max(len(old.Refs), len(next.Refs)) {
+	if _, w.newSegs, ok = recordRefs(val, w.newSegs); !ok {
+		return fmt.Errorf("object %s encodes to a record that does not decode", k)
+	}
+	if w.track && old != nil && !oldState.same(next) {
+		for i := range next.Refs {
+			w.noteRef(next.Refs[i])
+		}
+	}
+	for i := range max(len(w.oldSegs), len(next.Refs)) {
+		if i < len(w.oldSegs) && i < len(next.Refs) && bytes.Equal(w.oldSegs[i], w.newSegs[i]) {
+			continue
+		}
 		var a, b *model.Ref
-		if i < len(old.Refs) {
-			a = &old.Refs[i]
+		if i < len(w.oldSegs) {
+			ref, err := decodeRefSegment(w.oldSegs[i])
+			if err != nil {
+				return fmt.Errorf("corrupt object %s record: %w", k, err)
+			}
+			a = &ref
 		}
 		if i < len(next.Refs) {
 			b = &next.Refs[i]
@@ -147,31 +171,37 @@ func sameMatchKeys(a, b model.Ref) bool {
 	return a.Repo == b.Repo && a.Tag == b.Tag && a.Digest == b.Digest && (a.Invalid == "") == (b.Invalid == "")
 }
 
-// loadObject reads the record at key, of object k: from the write logs, the record cache
-// (confirmed records) or the snapshot, in that order (see recordCache).
+// loadObject reads and decodes the record at key, of object k (see loadRecord).
 func (w *writer) loadObject(key []byte, k model.ObjectKey) (storedObject, bool, error) {
-	confirmed := key[0] == prefixObject
-	if confirmed && !w.ix.objects.mayContain(key) {
-		return storedObject{}, false, nil // never written: no read
-	}
-	if _, inLog := w.logged(key); !inLog && confirmed {
-		if rec, ok := w.ix.records.get(key); ok {
-			o, err := decodeObject(k, rec)
-			return o, err == nil, err
-		}
-	}
-	var o storedObject
-	found, err := w.view(key, func(val []byte) (err error) {
-		o, err = decodeObject(k, val) // copies every string out of val
-		if err == nil && confirmed {
-			w.ix.records.put(key, val)
-		}
-		return err
-	})
+	rec, found, err := w.loadRecord(key)
 	if err != nil || !found {
 		return storedObject{}, false, err
 	}
-	return o, true, nil
+	o, err := decodeObject(k, rec) // copies every string out of rec
+	return o, err == nil, err
+}
+
+// loadRecord reads the encoded record at key: from the write logs, the record cache
+// (confirmed records) or the snapshot, in that order (see recordCache). The record is valid
+// until the batch is published; callers must not modify it.
+func (w *writer) loadRecord(key []byte) ([]byte, bool, error) {
+	confirmed := key[0] == prefixObject
+	if confirmed && !w.ix.objects.mayContain(key) {
+		return nil, false, nil // never written: no read
+	}
+	if wr, inLog := w.logged(key); inLog {
+		return wr.val, !wr.del, nil
+	}
+	if confirmed {
+		if rec, ok := w.ix.records.get(key); ok {
+			return rec, true, nil
+		}
+	}
+	rec, found, err := w.get(key)
+	if err == nil && found && confirmed {
+		w.ix.records.put(key, rec)
+	}
+	return rec, found, err
 }
 
 // refEntries lists the reverse entries of o's references with their values (see refEntry).

@@ -2,7 +2,6 @@ package index
 
 import (
 	"strings"
-	"time"
 
 	"github.com/pruneguard/pruneguard/pkg/model"
 )
@@ -168,18 +167,4 @@ func decodeRefValue(p *parsedKey, b []byte) (model.Referrer, error) {
 func sameRefValue(a, b *model.Ref) bool {
 	return a.FieldPath == b.FieldPath && a.Container == b.Container && a.Kind == b.Kind &&
 		a.Raw == b.Raw && a.Extra == b.Extra && a.Tag == b.Tag
-}
-
-// sameObjectState reports whether old and next have the same Created, Since and Phase as
-// stored.
-func sameObjectState(old, next *storedObject) bool {
-	return old.Phase == next.Phase && sameStoredTime(old.Created, next.Created) && sameStoredTime(old.Since, next.Since)
-}
-
-// sameStoredTime reports whether a and b are stored alike (recordWriter.time).
-func sameStoredTime(a, b time.Time) bool {
-	if a.IsZero() || b.IsZero() {
-		return a.IsZero() == b.IsZero()
-	}
-	return a.UnixNano() == b.UnixNano()
 }

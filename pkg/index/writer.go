@@ -47,6 +47,10 @@ type writer struct {
 	// changeLog collects what the ops changed, for OnCommit; nil-tracked when track is false.
 	track     bool
 	changeLog []change
+
+	// oldSegs and newSegs are moveRefEntries' scratch: the encoded references of the old and
+	// new record of the object being written.
+	oldSegs, newSegs [][]byte
 }
 
 // write is one Set (del false) or Delete of the write log.
@@ -88,7 +92,7 @@ func (ix *Index) newWriter(snap *badger.Txn, inflight, spare *writer, capacity i
 	*w = writer{ix: ix, snap: snap, inflight: inflight, now: ix.now(), log: ix.log,
 		writes: w.writes[:0], latest: w.latest, opEnds: w.opEnds[:0], ops: w.ops[:0],
 		pending: w.pending, pendingLog: w.pendingLog[:0], track: len(ix.subs.load()) > 0,
-		changeLog: w.changeLog[:0], arena: w.arena}
+		changeLog: w.changeLog[:0], arena: w.arena, oldSegs: w.oldSegs, newSegs: w.newSegs}
 	return w
 }
 
