@@ -197,7 +197,7 @@ func (w *writer) loadRecord(key []byte) ([]byte, bool, error) {
 			return rec, true, nil
 		}
 	}
-	rec, found, err := w.get(key)
+	rec, found, err := w.snapGet(key)
 	if err == nil && found && confirmed {
 		w.ix.records.put(key, rec)
 	}

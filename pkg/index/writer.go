@@ -102,6 +102,11 @@ func (w *writer) get(key []byte) (val []byte, found bool, err error) {
 	if wr, ok := w.logged(key); ok {
 		return wr.val, !wr.del, nil
 	}
+	return w.snapGet(key)
+}
+
+// snapGet is get from the snapshot alone: a copy of key's committed value.
+func (w *writer) snapGet(key []byte) (val []byte, found bool, err error) {
 	item, err := w.snap.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, false, nil
@@ -111,26 +116,6 @@ func (w *writer) get(key []byte) (val []byte, found bool, err error) {
 	}
 	val, err = item.ValueCopy(nil)
 	return val, err == nil, err
-}
-
-// view calls fn with key's value when the key is present, and reports whether it was. The
-// value is valid only during fn (it may be Badger's memory): view is get without the copy,
-// for a value that fn decodes into fresh Go values at once.
-func (w *writer) view(key []byte, fn func(val []byte) error) (found bool, err error) {
-	if wr, ok := w.logged(key); ok {
-		if wr.del {
-			return false, nil
-		}
-		return true, fn(wr.val)
-	}
-	item, err := w.snap.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return true, item.Value(fn)
 }
 
 // logged returns the last write of key in this batch or the one in flight, if any.

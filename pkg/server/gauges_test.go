@@ -16,16 +16,7 @@ import (
 
 func TestIndexGaugesPublishTheRecordCache(t *testing.T) {
 	ctx := context.Background()
-	ix, err := index.Open(index.Options{Dir: filepath.Join(t.TempDir(), "index")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ix.Close() }()
-	reg := prometheus.NewRegistry()
-	refresh, err := server.IndexGaugesRefresher(reg, ix)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ix, reg, refresh := openIndexGauges(t)
 	pod := model.Object{Key: model.ObjectKey{Kind: model.KindPod, Namespace: "ns", Name: "a"}, Phase: "Running"}
 	for _, rv := range []string{"1", "2", "3"} {
 		pod.ResourceVersion = rv
@@ -51,16 +42,7 @@ func TestIndexGaugesPublishTheRecordCache(t *testing.T) {
 
 func TestIndexGaugesPublishTheObjectStates(t *testing.T) {
 	ctx := context.Background()
-	ix, err := index.Open(index.Options{Dir: filepath.Join(t.TempDir(), "index")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ix.Close() }()
-	reg := prometheus.NewRegistry()
-	refresh, err := server.IndexGaugesRefresher(reg, ix)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ix, reg, refresh := openIndexGauges(t)
 	// The index codes phases in a byte: beyond 256 distinct ones, a pod's state is not held
 	// and lookups read its record, which the counter counts.
 	digest := "sha256:" + strings.Repeat("a", 64)
@@ -93,4 +75,20 @@ func TestIndexGaugesPublishTheObjectStates(t *testing.T) {
 	if got := counter(t, reg, "pruneguard_index_object_state_record_reads_total"); got != float64(st.RecordReads) {
 		t.Errorf("record reads counter = %v, want %d (each counted once across refreshes)", got, st.RecordReads)
 	}
+}
+
+// openIndexGauges opens an empty index and registers its gauges on a fresh registry.
+func openIndexGauges(t *testing.T) (*index.Index, *prometheus.Registry, func(context.Context)) {
+	t.Helper()
+	ix, err := index.Open(index.Options{Dir: filepath.Join(t.TempDir(), "index")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ix.Close() })
+	reg := prometheus.NewRegistry()
+	refresh, err := server.IndexGaugesRefresher(reg, ix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ix, reg, refresh
 }
