@@ -1,6 +1,8 @@
 package tracker
 
 import (
+	"errors"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pruneguard/pruneguard/internal/metrics"
@@ -60,22 +62,17 @@ type Metrics struct {
 // already holds (a second tracker in one process, as in tests).
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := newMetrics()
-	var errs [8]error
-	m.EventsApplied, errs[0] = metrics.Register(reg, m.EventsApplied)
-	m.ApplyErrors, errs[1] = metrics.Register(reg, m.ApplyErrors)
-	m.Expired, errs[2] = metrics.Register(reg, m.Expired)
-	m.Synced, errs[3] = metrics.Register(reg, m.Synced)
-	m.Queued, errs[4] = metrics.Register(reg, m.Queued)
-	m.Relists, errs[5] = metrics.Register(reg, m.Relists)
-	m.ListRequests, errs[6] = metrics.Register(reg, m.ListRequests)
-	m.Resumes, errs[7] = metrics.Register(reg, m.Resumes)
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	var err error
-	if m.StartSeconds, err = metrics.Register(reg, m.StartSeconds); err != nil {
+	var errs []error
+	m.EventsApplied = metrics.RegisterTo(reg, m.EventsApplied, &errs)
+	m.ApplyErrors = metrics.RegisterTo(reg, m.ApplyErrors, &errs)
+	m.Expired = metrics.RegisterTo(reg, m.Expired, &errs)
+	m.Synced = metrics.RegisterTo(reg, m.Synced, &errs)
+	m.Queued = metrics.RegisterTo(reg, m.Queued, &errs)
+	m.Relists = metrics.RegisterTo(reg, m.Relists, &errs)
+	m.ListRequests = metrics.RegisterTo(reg, m.ListRequests, &errs)
+	m.Resumes = metrics.RegisterTo(reg, m.Resumes, &errs)
+	m.StartSeconds = metrics.RegisterTo(reg, m.StartSeconds, &errs)
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -1,6 +1,8 @@
 package webhook
 
 import (
+	"errors"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pruneguard/pruneguard/internal/metrics"
@@ -73,23 +75,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(25e-6, 2, 13),
 		}),
 	}
-	var err error
-	if m.Latency, err = metrics.Register(reg, m.Latency); err != nil {
-		return nil, err
-	}
-	if m.Requests, err = metrics.Register(reg, m.Requests); err != nil {
-		return nil, err
-	}
-	if m.Problems, err = metrics.Register(reg, m.Problems); err != nil {
-		return nil, err
-	}
-	if m.Pending, err = metrics.Register(reg, m.Pending); err != nil {
-		return nil, err
-	}
-	if m.BatchSize, err = metrics.Register(reg, m.BatchSize); err != nil {
-		return nil, err
-	}
-	if m.RecordWait, err = metrics.Register(reg, m.RecordWait); err != nil {
+	var errs []error
+	m.Latency = metrics.RegisterTo(reg, m.Latency, &errs)
+	m.Requests = metrics.RegisterTo(reg, m.Requests, &errs)
+	m.Problems = metrics.RegisterTo(reg, m.Problems, &errs)
+	m.Pending = metrics.RegisterTo(reg, m.Pending, &errs)
+	m.BatchSize = metrics.RegisterTo(reg, m.BatchSize, &errs)
+	m.RecordWait = metrics.RegisterTo(reg, m.RecordWait, &errs)
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return m, nil

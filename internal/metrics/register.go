@@ -21,3 +21,14 @@ func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 	}
 	return c, err
 }
+
+// RegisterTo is Register for a constructor that registers several collectors: it adds the
+// error, if any, to errs instead of returning it, so that the constructor reports every
+// collector it could not register at once (errors.Join(*errs...)).
+func RegisterTo[C prometheus.Collector](reg prometheus.Registerer, c C, errs *[]error) C {
+	c, err := Register(reg, c)
+	if err != nil {
+		*errs = append(*errs, err)
+	}
+	return c
+}

@@ -63,3 +63,18 @@ func TestRegister(t *testing.T) {
 		}
 	})
 }
+
+func TestRegisterToCollectsEveryError(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	var errs []error
+	first := RegisterTo(reg, counter("x"), &errs)
+	again := RegisterTo(reg, counter("x"), &errs) // reused: no error
+	clash1 := RegisterTo(reg, counter("other help"), &errs)
+	clash2 := RegisterTo(reg, prometheus.NewGauge(prometheus.GaugeOpts{Name: "x_total", Help: "x"}), &errs)
+	if again != first {
+		t.Error("the collector reg already holds was not reused")
+	}
+	if len(errs) != 2 || clash1 == nil || clash2 == nil {
+		t.Fatalf("want the two clashes reported and their collectors returned, got %v", errs)
+	}
+}

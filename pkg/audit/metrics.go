@@ -73,26 +73,16 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"reason"}),
 	}
 	var errs []error
-	m.ImagesPruned = register(reg, m.ImagesPruned, &errs)
-	m.BytesPruned = register(reg, m.BytesPruned, &errs)
-	m.PruneDuration = register(reg, m.PruneDuration, &errs)
-	m.TimeToPrune = register(reg, m.TimeToPrune, &errs)
-	m.FencesActive = register(reg, m.FencesActive, &errs)
-	m.AdmissionsDenied = register(reg, m.AdmissionsDenied, &errs)
+	m.ImagesPruned = metrics.RegisterTo(reg, m.ImagesPruned, &errs)
+	m.BytesPruned = metrics.RegisterTo(reg, m.BytesPruned, &errs)
+	m.PruneDuration = metrics.RegisterTo(reg, m.PruneDuration, &errs)
+	m.TimeToPrune = metrics.RegisterTo(reg, m.TimeToPrune, &errs)
+	m.FencesActive = metrics.RegisterTo(reg, m.FencesActive, &errs)
+	m.AdmissionsDenied = metrics.RegisterTo(reg, m.AdmissionsDenied, &errs)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c with metrics.Register and adds its error, if any, to errs, so that
-// NewMetrics reports every metric it could not register at once.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C, errs *[]error) C {
-	c, err := metrics.Register(reg, c)
-	if err != nil {
-		*errs = append(*errs, err)
-	}
-	return c
 }
 
 // ImagePruned records the delete of an image of size bytes that became prunable at since

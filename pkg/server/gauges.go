@@ -69,26 +69,15 @@ func newIndexGauges(reg prometheus.Registerer, ix *index.Index, interval time.Du
 		Name: "pruneguard_index_object_state_record_reads_total",
 		Help: "Referrers whose creation time and phase a lookup read from the object's record instead of memory, because the object changed while the lookup ran.",
 	})
-	var err error
-	if g.references, err = metrics.Register(reg, g.references); err != nil {
-		return nil, err
-	}
-	if g.pending, err = metrics.Register(reg, g.pending); err != nil {
-		return nil, err
-	}
-	if g.cacheBytes, err = metrics.Register(reg, g.cacheBytes); err != nil {
-		return nil, err
-	}
-	if g.cacheEntries, err = metrics.Register(reg, g.cacheEntries); err != nil {
-		return nil, err
-	}
-	if g.cacheLookups, err = metrics.Register(reg, g.cacheLookups); err != nil {
-		return nil, err
-	}
-	if g.states, err = metrics.Register(reg, g.states); err != nil {
-		return nil, err
-	}
-	if g.stateReads, err = metrics.Register(reg, g.stateReads); err != nil {
+	var errs []error
+	g.references = metrics.RegisterTo(reg, g.references, &errs)
+	g.pending = metrics.RegisterTo(reg, g.pending, &errs)
+	g.cacheBytes = metrics.RegisterTo(reg, g.cacheBytes, &errs)
+	g.cacheEntries = metrics.RegisterTo(reg, g.cacheEntries, &errs)
+	g.cacheLookups = metrics.RegisterTo(reg, g.cacheLookups, &errs)
+	g.states = metrics.RegisterTo(reg, g.states, &errs)
+	g.stateReads = metrics.RegisterTo(reg, g.stateReads, &errs)
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return g, nil
