@@ -11,9 +11,10 @@
 //   - Writes as Ops applied by Apply: each Op replaces or deletes one object, pending record,
 //     image, stream or limit range in one transaction, moving its reverse entries and counts
 //     with it (old refs out, new refs in). Apply prepares ops in batches (writer.go) and
-//     commits each batch as one transaction while preparing the next (filling the next one's
-//     transaction as its ops are prepared), so that the two cores share the work; a batch too
-//     big for one transaction is split between ops. Badger replays
+//     commits each batch as one transaction as soon as it is prepared, without waiting for
+//     the one before (apply.go, pipeline), so that Badger's writer and the preparing share
+//     the two cores; a commit that fails after later ones committed has those undone; a batch
+//     too big for one transaction is split between ops. Badger replays
 //     whole transactions or none, so a killed process leaves each object old or new, never
 //     half (crash_test.go kills a writer in a loop to prove it).
 //   - Reverse entries that carry what a lookup returns of the reference (refvalue.go), and an

@@ -130,7 +130,7 @@ func (w *writer) loadPendingRecord(k model.ObjectKey) ([]byte, bool, error) {
 	var buf [128]byte // the object key of a pod fits: no allocation for the common miss
 	objKey := appendObjKey(buf[:0], k)
 	present, known := false, false
-	for b := w; b != nil && !known; b = b.inflight {
+	for b := w; b != nil && !known; b = b.prev {
 		present, known = b.pending[string(objKey)]
 	}
 	if !known {

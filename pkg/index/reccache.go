@@ -11,7 +11,7 @@ import "sync/atomic"
 //
 // The cache holds committed state only: writes enter it when their transaction has committed
 // (writer.published), records read from the batch's snapshot enter it as read, and a batch's
-// own writes and those of the batch in flight are read from their write logs first, so a
+// own writes and those of its round's earlier batches are read from their write logs first, so a
 // cached record is never newer or older than what a read of Badger would return. Only
 // confirmed object records are cached; pending records are few and read through the pending
 // set. It is guarded by Index.wmu, like every other part of the write path.

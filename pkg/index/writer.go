@@ -14,12 +14,15 @@ import (
 // writer is one batch of ops being prepared: the ops read through it and write into its
 // write log, which Apply then commits as one Badger transaction (or, when that outgrows
 // Badger's limit, as several, split between ops). Reads see the batch's own earlier writes,
-// then those of the batch still being committed (inflight), then a read snapshot of
-// everything committed before that, so the ops of consecutive batches compose.
+// then those of the earlier batches of its round (prev, committed or not, see pipeline),
+// then a read snapshot of everything committed before the round, so the ops of consecutive
+// batches compose.
 type writer struct {
-	ix       *Index
-	snap     *badger.Txn
-	inflight *writer
+	ix   *Index
+	snap *badger.Txn
+	prev *writer
+	// done receives the result of the batch's asynchronous commit.
+	done chan error
 	// txn is the batch's write transaction, filled as its ops are prepared (prefill); nil
 	// when the batch is filled at submit instead.
 	txn *badger.Txn
@@ -79,17 +82,17 @@ const (
 	changeNamespace
 )
 
-// newWriter returns an empty batch reading through snap and inflight, reusing the buffers of
+// newWriter returns an empty batch reading through snap and prev, reusing the buffers of
 // spare (a batch already published) when it is not nil.
-func (ix *Index) newWriter(snap *badger.Txn, inflight, spare *writer, capacity int) *writer {
+func (ix *Index) newWriter(snap *badger.Txn, prev, spare *writer, capacity int) *writer {
 	w := spare
 	if w == nil {
 		w = &writer{writes: make([]write, 0, capacity*4), latest: make(map[string]int, capacity*4),
-			pending: map[string]bool{}}
+			pending: map[string]bool{}, done: make(chan error, 1)}
 	}
 	clear(w.latest)
 	clear(w.pending)
-	*w = writer{ix: ix, snap: snap, inflight: inflight, now: ix.now(), log: ix.log,
+	*w = writer{ix: ix, snap: snap, prev: prev, done: w.done, now: ix.now(), log: ix.log,
 		writes: w.writes[:0], latest: w.latest, opEnds: w.opEnds[:0], ops: w.ops[:0],
 		pending: w.pending, pendingLog: w.pendingLog[:0], track: len(ix.subs.load()) > 0,
 		changeLog: w.changeLog[:0], arena: w.arena, oldSegs: w.oldSegs, newSegs: w.newSegs}
@@ -118,9 +121,9 @@ func (w *writer) snapGet(key []byte) (val []byte, found bool, err error) {
 	return val, err == nil, err
 }
 
-// logged returns the last write of key in this batch or the one in flight, if any.
+// logged returns the last write of key in this batch or an earlier one of its round, if any.
 func (w *writer) logged(key []byte) (write, bool) {
-	for b := w; b != nil; b = b.inflight {
+	for b := w; b != nil; b = b.prev {
 		if i, ok := b.latest[string(key)]; ok {
 			return b.writes[i], true
 		}
@@ -145,7 +148,7 @@ func (w *writer) put(wr write) error {
 }
 
 // scanKeys returns the keys under prefix, sorted, including the writes of this batch and of
-// the one in flight. It is for the short prefixes of one image (its stream items).
+// the earlier ones of its round. It is for the short prefixes of one image (its stream items).
 func (w *writer) scanKeys(prefix []byte) ([][]byte, error) {
 	present := map[string]bool{}
 	it := w.snap.NewIterator(badger.IteratorOptions{Prefix: prefix})
@@ -153,10 +156,11 @@ func (w *writer) scanKeys(prefix []byte) ([][]byte, error) {
 		present[string(it.Item().Key())] = true
 	}
 	it.Close()
-	for _, b := range []*writer{w.inflight, w} {
-		if b == nil {
-			continue
-		}
+	var chain []*writer
+	for b := w; b != nil; b = b.prev {
+		chain = append(chain, b)
+	}
+	for _, b := range slices.Backward(chain) {
 		for _, wr := range b.writes {
 			if bytes.HasPrefix(wr.key, prefix) {
 				present[string(wr.key)] = !wr.del
