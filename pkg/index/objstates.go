@@ -2,7 +2,6 @@ package index
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -57,76 +56,6 @@ type objectState struct {
 	gen            uint64
 }
 
-// stateTable stores the states compactly: a map from record key to a position in a slice of
-// fixed-size states without pointers (which the garbage collector does not scan), phases as
-// one-byte codes. 11.1 MiB of heap for 100,000 pods (117 bytes each: the key, its map slot,
-// the state and the spare room of both); a serving replica's RSS grows by about twice that
-// (BenchmarkServeRSS: 256 -> 274 MiB), as the garbage collector lets the heap grow to twice
-// what is live.
-type stateTable struct {
-	pos    map[string]int32
-	states []packedState
-	// free lists the positions of removed states, for reuse.
-	free []int32
-	// phases maps a phase code to its phase; podPhases come first, others are added as met.
-	phases []string
-}
-
-type packedState struct {
-	created, since int64
-	gen            uint64
-	phase          uint8
-}
-
-func newStateTable() *stateTable {
-	return &stateTable{pos: map[string]int32{}, phases: slices.Clone(podPhases)}
-}
-
-// set stores st as key's state. A record with a 257th distinct phase is not stored: lookups
-// read it.
-func (t *stateTable) set(key []byte, st objectState) {
-	code := slices.Index(t.phases, st.phase)
-	if code < 0 {
-		if len(t.phases) > math.MaxUint8 {
-			t.remove(key)
-			return
-		}
-		code = len(t.phases)
-		t.phases = append(t.phases, st.phase)
-	}
-	p := packedState{created: st.created, since: st.since, gen: st.gen, phase: uint8(code)}
-	if i, ok := t.pos[string(key)]; ok {
-		t.states[i] = p
-		return
-	}
-	var i int32
-	if n := len(t.free); n > 0 {
-		i, t.free = t.free[n-1], t.free[:n-1]
-		t.states[i] = p
-	} else {
-		i = int32(len(t.states))
-		t.states = append(t.states, p)
-	}
-	t.pos[string(key)] = i
-}
-
-func (t *stateTable) remove(key []byte) {
-	if i, ok := t.pos[string(key)]; ok {
-		delete(t.pos, string(key))
-		t.free = append(t.free, i)
-	}
-}
-
-// get returns key's state.
-func (t *stateTable) get(key []byte) (objectState, bool) {
-	i, ok := t.pos[string(key)]
-	if !ok {
-		return objectState{}, false
-	}
-	p := &t.states[i]
-	return objectState{created: p.created, since: p.since, phase: t.phases[p.phase], gen: p.gen}, true
-}
-
 func newObjectStates() *objectStates {
 	return &objectStates{t: newStateTable()}
 }
@@ -142,7 +71,7 @@ func (s *objectStates) reset() {
 func (s *objectStates) len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.t.pos)
+	return s.t.len()
 }
 
 // begin returns the generation of the next commit.
@@ -193,23 +122,22 @@ func (s *objectStates) check(db *badger.DB) ([]string, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []string
-	for key := range fresh.t.pos {
-		want, _ := fresh.t.get([]byte(key))
-		got, ok := s.t.get([]byte(key))
+	fresh.t.each(func(key []byte, want objectState) {
+		got, ok := s.t.get(key)
 		switch {
 		case !ok:
-			out = append(out, fmt.Sprintf("object state of %s: missing from memory", describeKey([]byte(key))))
+			out = append(out, fmt.Sprintf("object state of %s: missing from memory", describeKey(key)))
 		case got.created != want.created || got.since != want.since || got.phase != want.phase:
 			out = append(out, fmt.Sprintf("object state of %s: memory has created %s since %s phase %q, the record %s %s %q",
-				describeKey([]byte(key)), storedTime(got.created), storedTime(got.since), got.phase,
+				describeKey(key), storedTime(got.created), storedTime(got.since), got.phase,
 				storedTime(want.created), storedTime(want.since), want.phase))
 		}
-	}
-	for key := range s.t.pos {
-		if _, ok := fresh.t.pos[key]; !ok {
-			out = append(out, fmt.Sprintf("object state of %s: in memory, no record", describeKey([]byte(key))))
+	})
+	s.t.each(func(key []byte, _ objectState) {
+		if _, ok := fresh.t.get(key); !ok {
+			out = append(out, fmt.Sprintf("object state of %s: in memory, no record", describeKey(key)))
 		}
-	}
+	})
 	slices.Sort(out)
 	return out, nil
 }
