@@ -41,14 +41,15 @@ func (ix *Index) Apply(ctx context.Context, ops ...Op) error {
 }
 
 // applyBatch is the number of ops prepared per transaction. Smaller batches overlap more of
-// the preparing with the committing (the last commit of a call overlaps nothing); larger ones
-// pay less per transaction. In BenchmarkApply (1,000 ops per call) 128 did better than 64,
-// 256 and 512.
-const applyBatch = 128
+// the preparing with the committing (a call's first batch is prepared while Badger's writer
+// waits); larger ones pay less per transaction. In BenchmarkApply/moving-refs (1,000 ops per
+// call, runs alternating on the 2-core machine) 64 did 58.2k updates/s (median of 11), 32
+// 55.7k (6), 128 56.1k (11) and 256 53.1k (5).
+const applyBatch = 64
 
 // applyRound is the number of batches a round prepares on one snapshot (see pipeline): 1,024
 // ops, so that the tracker's calls of up to 1,000 take one round.
-const applyRound = 8
+const applyRound = 16
 
 // pipeline commits batches while the next ones are prepared, so that Badger's single writer
 // goroutine goes from one commit to the next without waiting for Apply, and Apply's goroutine

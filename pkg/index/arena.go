@@ -11,7 +11,7 @@ type byteArena struct {
 	free []byte
 }
 
-// arenaChunk is the size of a chunk: a batch of applyBatch pod updates builds 50–100 KiB, so
+// arenaChunk is the size of a chunk: a batch of applyBatch pod updates builds 25–50 KiB, so
 // a batch takes a few chunks, and the next batch goes on with the rest of the last one.
 const arenaChunk = 32 << 10
 

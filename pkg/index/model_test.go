@@ -251,8 +251,9 @@ func TestRandomOpsAgreeWithAModel(t *testing.T) {
 	}
 }
 
-// Large calls are prepared in several batches, each read through the one still being
-// committed: ops that depend on ops of the previous batch must see them.
+// Large calls are prepared in several batches and rounds (pipeline), each batch read through
+// the earlier batches of its round, committed or not: ops that depend on ops of earlier
+// batches must see them.
 func TestLargeCallsAgreeWithAModel(t *testing.T) {
 	for seed := range uint64(2) {
 		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
@@ -261,7 +262,7 @@ func TestLargeCallsAgreeWithAModel(t *testing.T) {
 			rec := subscribe(t, ix)
 			m := newRefModel()
 			for range 6 {
-				ops := make([]Op, 2*applyBatch+r.IntN(3*applyBatch))
+				ops := make([]Op, 2*applyBatch+r.IntN(2*applyRound*applyBatch))
 				for i := range ops {
 					ops[i] = m.step(r, clock.Now())
 				}

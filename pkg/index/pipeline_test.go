@@ -229,7 +229,7 @@ func movingOps(n, rounds int) []Op {
 
 // A call of many rounds of batches ends where applying its ops one call at a time ends.
 func TestABigCallEndsWhereOneOpPerCallEnds(t *testing.T) {
-	ops := movingOps(500, 6) // 3,000 ops: 24 batches, 3 rounds; a pod's last write 4 batches back
+	ops := movingOps(500, 6) // 3,000 ops: 3 rounds; a pod's last write 500 ops back
 	ix, _ := openTest(t)
 	mustApply(t, ix, ops...)
 	want, _ := openTest(t)
@@ -246,7 +246,7 @@ func TestABigCallEndsWhereOneOpPerCallEnds(t *testing.T) {
 // reports before the round's last batch is prepared, so each batch reads the writes of the
 // earlier ones from their logs, here those of three batches back.
 func TestBatchesReadTheWritesOfEveryEarlierBatchInFlight(t *testing.T) {
-	ops := movingOps(3*applyBatch, 3)[:applyRound*applyBatch] // exactly one round
+	ops := movingOps(3*applyBatch, applyRound)[:applyRound*applyBatch] // exactly one round
 	ix, _ := openTest(t)
 	var held []chan error
 	var dones []chan<- error
