@@ -272,9 +272,9 @@ func (p *pipeline) before(f *writer, key []byte) (write, error) {
 			return f.writes[j], nil
 		}
 	}
-	for b := f.prev; b != nil; b = b.prev {
-		if j, ok := b.latest[string(key)]; ok {
-			return b.writes[j], nil
+	if f.prev != nil {
+		if wr, ok := f.prev.logged(key); ok {
+			return wr, nil
 		}
 	}
 	val, found, err := f.snapGet(key)

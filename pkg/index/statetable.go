@@ -159,16 +159,21 @@ func (t *stateTable) get(key []byte) (objectState, bool) {
 	if !found {
 		return objectState{}, false
 	}
-	p := &t.states[t.slots[slot]-1]
-	return objectState{created: p.created, since: p.since, phase: t.phases[p.phase], gen: p.gen}, true
+	return t.unpack(int(t.slots[slot] - 1)), true
+}
+
+// unpack returns the state at position pos.
+func (t *stateTable) unpack(pos int) objectState {
+	p := &t.states[pos]
+	return objectState{created: p.created, since: p.since, phase: t.phases[p.phase], gen: p.gen}
 }
 
 // each calls fn with every key and its state, in no particular order. The key is the table's:
 // fn must not keep or modify it.
 func (t *stateTable) each(fn func(key []byte, st objectState)) {
 	for pos := range t.states {
-		if p := &t.states[pos]; p.keyLen > 0 {
-			fn(t.key(pos), objectState{created: p.created, since: p.since, phase: t.phases[p.phase], gen: p.gen})
+		if t.states[pos].keyLen > 0 {
+			fn(t.key(pos), t.unpack(pos))
 		}
 	}
 }
